@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { DeploySchema } from './deploy';
+
+/** `pending`: being deployed now. */
+export const VersionStatusSchema = z.enum(['running', 'previous', 'kept', 'failed', 'pending']);
+
+export const AppVersionSchema = z.object({
+  version: z.string(),
+  image: z.string(),
+  createdAt: z.string(),
+  status: VersionStatusSchema,
+  deployId: z.string(),
+});
+export type AppVersion = z.infer<typeof AppVersionSchema>;
+
+export const CurrentSchema = z.object({
+  version: z.string(),
+  port: z.number().int(),
+  url: z.string(),
+  status: z.enum(['running', 'stopped', 'restarting', 'exited', 'unknown']),
+  startedAt: z.string(),
+  containerId: z.string().optional(),
+});
+export type Current = z.infer<typeof CurrentSchema>;
+
+export const AppSummarySchema = z.object({
+  name: z.string(),
+  current: CurrentSchema.nullable(),
+  versions: z.array(AppVersionSchema),
+});
+export type AppSummary = z.infer<typeof AppSummarySchema>;
+
+export const AppDetailSchema = AppSummarySchema.extend({
+  settings: z.record(z.string(), z.unknown()),
+  deploys: z.array(DeploySchema),
+});
+export type AppDetail = z.infer<typeof AppDetailSchema>;

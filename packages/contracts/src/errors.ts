@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/** Every error code the API or a failed deploy can carry. Snake case, stable: clients switch on them. */
+export const ERROR_CODES = [
+  // request
+  'bad_request',
+  'not_found',
+  'unauthorized',
+  'forbidden',
+  'payload_too_large',
+  'too_many_requests',
+  // archives and identity (SPEC §2)
+  'archive_required',
+  'unsupported_archive',
+  'name_required',
+  'version_required',
+  'invalid_name',
+  'invalid_version',
+  'version_exists',
+  'unsafe_archive',
+  'archive_too_large',
+  'corrupt_archive',
+  'empty_archive',
+  // apps and deploys
+  'app_not_found',
+  'deploy_not_found',
+  'version_not_found',
+  'image_pruned',
+  // pipeline failures
+  'build_failed',
+  'build_timeout',
+  'start_failed',
+  'unhealthy',
+  'interrupted',
+  'engine_error',
+  // service
+  'redis_unavailable',
+  'docker_unavailable',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+export const ErrorCodeSchema = z.enum(ERROR_CODES);
+
+export const ErrorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;

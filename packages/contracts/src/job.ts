@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { APP_NAME_RE, VERSION_RE } from './names';
+
+/** BullMQ payloads, validated when the worker takes a job (a job written by an older API fails loudly). */
+export const DeployJobSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('deploy'),
+    deployId: z.string().min(1),
+    app: z.string().regex(APP_NAME_RE),
+    version: z.string().regex(VERSION_RE),
+    /** Absolute path of the stored upload, under the data dir. */
+    archivePath: z.string().min(1),
+  }),
+  z.object({
+    kind: z.literal('rollback'),
+    deployId: z.string().min(1),
+    app: z.string().regex(APP_NAME_RE),
+    version: z.string().regex(VERSION_RE),
+  }),
+]);
+export type DeployJob = z.infer<typeof DeployJobSchema>;
+
+export const QUEUE_NAME = 'slipway-deploys';
+
+export const QueueJobSchema = z.object({
+  deployId: z.string(),
+  app: z.string(),
+  version: z.string(),
+  state: z.string(),
+  stage: z.string(),
+  progress: z.number(),
+});
+export type QueueJob = z.infer<typeof QueueJobSchema>;

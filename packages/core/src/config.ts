@@ -1,0 +1,165 @@
+/**
+ * Settings of SPEC §1, read once at start from an injectable env and frozen.
+ * A bad value stops the start with a message naming the setting.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const host = z
+  .string()
+  .trim()
+  .min(1)
+  .regex(/^[A-Za-z0-9.:\-\[\]]+$/, 'must be a host name or IP address');
+
+const urlList = z
+  .string()
+  .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
+  .pipe(z.array(z.url({ protocol: /^https?$/ })));
+
+/** name → [schema, default, meaning]; the README's settings table is this list. */
+const SETTINGS = {
+  PORT: [int(1, 65535), '8080', 'API and panel port'],
+  HOST: [host, '127.0.0.1', 'API and panel address'],
+  SLIPWAY_GATEWAY_PORT: [int(1, 65535), '8081', 'stable entry to every app'],
+  SLIPWAY_DOMAIN: [host, 'localhost', 'apps answer at <app>.<domain>'],
+  REDIS_URL: [z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(), undefined, 'Redis; unset starts an embedded one'],
+  DOCKER_HOST: [z.string().min(1).optional(), undefined, 'engine to drive; unset is the local socket'],
+  SLIPWAY_DATA_DIR: [z.string().min(1), './data', 'uploads, unpacked trees, logs'],
+  SLIPWAY_BIND: [host, '127.0.0.1', 'host address app ports are published on'],
+  SLIPWAY_ADMIN_TOKEN: [z.string().min(16, 'must be at least 16 characters').optional(), undefined, 'bearer token of the first admin'],
+  SLIPWAY_CONCURRENCY: [int(1, 64), '2', 'deploys built at once'],
+  SLIPWAY_KEEP_VERSIONS: [int(2, 1000), '5', 'images kept per app'],
+  SLIPWAY_HEALTH_TIMEOUT_S: [int(1, 3600), '30', 'time a new version has to become healthy'],
+  SLIPWAY_MAX_UPLOAD_MB: [int(1, 1024 * 1024), '512', 'larger uploads get 413'],
+  SLIPWAY_MAX_UNPACKED_MB: [int(1, 1024 * 1024), '2048', 'unpacked size cap'],
+  SLIPWAY_MAX_FILES: [int(1, 10_000_000), '100000', 'unpacked file-count cap'],
+  SLIPWAY_IMAGE_PREFIX: [z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*\/$/, 'must be a lowercase repository path ending in "/"'), 'slipway/', 'prefix of app images'],
+  SLIPWAY_BUILD_TIMEOUT_S: [int(1, 24 * 3600), '900', 'a longer build fails'],
+  SLIPWAY_WATCH_S: [int(0, 3600), '20', 'post-switch watch window'],
+  SLIPWAY_STOP_GRACE_S: [int(0, 3600), '10', 'time a container gets to stop'],
+  SLIPWAY_SAMPLE_S: [int(1, 3600), '10', 'metrics sampling interval'],
+  SLIPWAY_LOG_RETENTION_MB: [int(1), '1024', 'log history kept (size)'],
+  SLIPWAY_LOG_RETENTION_DAYS: [int(1), '14', 'log history kept (age)'],
+  SLIPWAY_WEBHOOK_URLS: [urlList, '', 'global deploy webhooks'],
+  SLIPWAY_WEBHOOK_SECRET: [z.string().optional(), undefined, 'HMAC-SHA256 key of webhooks'],
+  SLIPWAY_ORCHESTRATOR: [z.enum(['docker', 'swarm']), 'docker', 'docker or swarm'],
+  SLIPWAY_REGISTRY: [z.string().min(1).optional(), undefined, 'registry swarm nodes pull from'],
+  SLIPWAY_BASE_IMAGE: [z.string().min(1), 'node:20-slim', 'base image of the Node template'],
+  SLIPWAY_LOG_LEVEL: [z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'Slipway\'s own log level'],
+} as const;
+
+type Key = keyof typeof SETTINGS;
+type Raw = { [K in Key]: z.output<(typeof SETTINGS)[K][0]> };
+
+export interface Settings {
+  port: number;
+  host: string;
+  gatewayPort: number;
+  domain: string;
+  redisUrl: string | undefined;
+  dockerHost: string | undefined;
+  dataDir: string;
+  bind: string;
+  adminToken: string | undefined;
+  concurrency: number;
+  keepVersions: number;
+  healthTimeoutMs: number;
+  maxUploadBytes: number;
+  maxUnpackedBytes: number;
+  maxFiles: number;
+  imagePrefix: string;
+  buildTimeoutMs: number;
+  watchMs: number;
+  stopGraceS: number;
+  sampleMs: number;
+  logRetentionBytes: number;
+  logRetentionDays: number;
+  webhookUrls: string[];
+  webhookSecret: string | undefined;
+  orchestrator: 'docker' | 'swarm';
+  registry: string | undefined;
+  baseImage: string;
+  logLevel: string;
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+const MB = 1024 * 1024;
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Settings> {
+  const problems: string[] = [];
+  const raw = {} as Record<Key, unknown>;
+  for (const key of Object.keys(SETTINGS) as Key[]) {
+    const [schema, fallback] = SETTINGS[key];
+    const given = env[key];
+    const value = given === undefined || given === '' ? fallback : given;
+    const parsed = (schema as z.ZodType).safeParse(value);
+    if (parsed.success) raw[key] = parsed.data;
+    else problems.push(`${key}=${JSON.stringify(given)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length) throw new SettingsError(problems);
+  const r = raw as Raw;
+  return Object.freeze({
+    port: r.PORT,
+    host: r.HOST,
+    gatewayPort: r.SLIPWAY_GATEWAY_PORT,
+    domain: r.SLIPWAY_DOMAIN,
+    redisUrl: r.REDIS_URL,
+    dockerHost: r.DOCKER_HOST,
+    dataDir: path.resolve(r.SLIPWAY_DATA_DIR),
+    bind: r.SLIPWAY_BIND,
+    adminToken: r.SLIPWAY_ADMIN_TOKEN,
+    concurrency: r.SLIPWAY_CONCURRENCY,
+    keepVersions: r.SLIPWAY_KEEP_VERSIONS,
+    healthTimeoutMs: r.SLIPWAY_HEALTH_TIMEOUT_S * 1000,
+    maxUploadBytes: r.SLIPWAY_MAX_UPLOAD_MB * MB,
+    maxUnpackedBytes: r.SLIPWAY_MAX_UNPACKED_MB * MB,
+    maxFiles: r.SLIPWAY_MAX_FILES,
+    imagePrefix: r.SLIPWAY_IMAGE_PREFIX,
+    buildTimeoutMs: r.SLIPWAY_BUILD_TIMEOUT_S * 1000,
+    watchMs: r.SLIPWAY_WATCH_S * 1000,
+    stopGraceS: r.SLIPWAY_STOP_GRACE_S,
+    sampleMs: r.SLIPWAY_SAMPLE_S * 1000,
+    logRetentionBytes: r.SLIPWAY_LOG_RETENTION_MB * MB,
+    logRetentionDays: r.SLIPWAY_LOG_RETENTION_DAYS,
+    webhookUrls: r.SLIPWAY_WEBHOOK_URLS,
+    webhookSecret: r.SLIPWAY_WEBHOOK_SECRET,
+    orchestrator: r.SLIPWAY_ORCHESTRATOR,
+    registry: r.SLIPWAY_REGISTRY,
+    baseImage: r.SLIPWAY_BASE_IMAGE,
+    logLevel: r.SLIPWAY_LOG_LEVEL,
+  });
+}
+
+/** For docs and `--help`: every setting with its default and meaning. */
+export function describeSettings(): Array<{ name: string; default: string | undefined; meaning: string }> {
+  return (Object.keys(SETTINGS) as Key[]).map((name) => ({
+    name,
+    default: SETTINGS[name][1],
+    meaning: SETTINGS[name][2],
+  }));
+}
+
+/** Where things live under the data dir. */
+export function dataPaths(dataDir: string) {
+  return {
+    uploads: path.join(dataDir, 'uploads'),
+    archives: path.join(dataDir, 'archives'),
+    cluster: path.join(dataDir, 'cluster'),
+    redis: path.join(dataDir, 'redis'),
+    logs: path.join(dataDir, 'logs'),
+  };
+}

@@ -1,0 +1,60 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Three kinds of connection, because they fail differently on purpose:
+ * - `command`: serves HTTP requests; no offline queue, so while Redis is down a request fails at once (503)
+ *   instead of hanging until it comes back (SPEC §4).
+ * - `blocking`: BullMQ workers and subscribers; retry forever, as BullMQ requires (maxRetriesPerRequest null).
+ */
+export type RedisRole = 'command' | 'blocking';
+
+export function createRedis(url: string, role: RedisRole, name = 'slipway'): Redis {
+  const options: RedisOptions = {
+    connectionName: name,
+    lazyConnect: false,
+    // Reconnect quickly, but never give up: Redis restarting is an expected fault.
+    retryStrategy: (times) => Math.min(200 * times, 2000),
+    ...(role === 'command'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 5000 }
+      : { maxRetriesPerRequest: null, enableReadyCheck: true }),
+  };
+  const redis = new Redis(url, options);
+  // Connection errors surface through `status` and failed commands; an unhandled 'error' event would crash.
+  redis.on('error', () => {});
+  return redis;
+}
+
+export async function waitReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis did not become ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}
+
+/** Every key Slipway writes, in one place. */
+export const keys = {
+  deploy: (id: string) => `slipway:deploy:${id}`,
+  deployEvents: (id: string) => `slipway:deploy:${id}:events`,
+  deploys: 'slipway:deploys',
+  apps: 'slipway:apps',
+  app: (name: string) => `slipway:app:${name}`,
+  appDeploys: (name: string) => `slipway:app:${name}:deploys`,
+  appVersions: (name: string) => `slipway:app:${name}:versions`,
+  /** FIFO of the app's unfinished deploy ids: only the head may run (per-app ordering). */
+  appLine: (name: string) => `slipway:app:${name}:line`,
+  /** worker id → JSON {ts, docker}: the workers' heartbeats (the API has no Docker access of its own). */
+  workers: 'slipway:workers',
+  eventsChannel: 'slipway:events',
+} as const;

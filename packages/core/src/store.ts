@@ -1,0 +1,186 @@
+/**
+ * Slipway's records in Redis: deploys, apps, versions. The API creates deploys, the worker moves them on;
+ * both read. Docker labels stay the source of truth for what runs (the worker reconciles at start).
+ */
+import type { Redis } from 'ioredis';
+import { DeploySchema, type Deploy } from '@slipway/contracts/deploy';
+import { keys } from './redis';
+
+export type VersionState = 'pending' | 'ok' | 'failed';
+
+export interface VersionRecord {
+  version: string;
+  image: string;
+  deployId: string;
+  state: VersionState;
+  createdAt: string;
+}
+
+/** What the app currently runs; written by the worker at switch time. */
+export interface AppRecord {
+  current?: string | undefined;
+  previous?: string | undefined;
+  port?: number | undefined;
+  containerId?: string | undefined;
+  startedAt?: string | undefined;
+}
+
+// A version can be reserved again only when its earlier attempt failed: versions are immutable (SPEC §2),
+// but a build that never produced a running version should not block fixing it under the same number.
+const RESERVE_VERSION = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local rec = cjson.decode(cur)
+  if rec.state ~= 'failed' then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+// Only the deploy that holds a reservation may settle it (a late, retried job must not overwrite a newer one).
+const SETTLE_VERSION = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local rec = cjson.decode(cur)
+if rec.deployId ~= ARGV[2] then return 0 end
+rec.state = ARGV[3]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+return 1
+`;
+
+export class Store {
+  constructor(readonly redis: Redis) {}
+
+  async createDeploy(deploy: Deploy): Promise<void> {
+    const score = Date.parse(deploy.createdAt);
+    await this.redis
+      .multi()
+      .hset(keys.deploy(deploy.id), encode(deploy))
+      .zadd(keys.deploys, score, deploy.id)
+      .zadd(keys.appDeploys(deploy.app), score, deploy.id)
+      .sadd(keys.apps, deploy.app)
+      .exec();
+  }
+
+  async getDeploy(id: string): Promise<Deploy | null> {
+    const hash = await this.redis.hgetall(keys.deploy(id));
+    return Object.keys(hash).length ? decode(hash) : null;
+  }
+
+  /** Fields set to `undefined` are removed (e.g. `error` when a job is retried). */
+  async updateDeploy(id: string, patch: Partial<Omit<Deploy, 'id'>>): Promise<Deploy> {
+    const set: Record<string, string> = {};
+    const del: string[] = [];
+    for (const [field, value] of Object.entries(patch)) {
+      if (value === undefined) del.push(field);
+      else set[field] = typeof value === 'string' ? value : JSON.stringify(value);
+    }
+    const tx = this.redis.multi();
+    if (Object.keys(set).length) tx.hset(keys.deploy(id), set);
+    if (del.length) tx.hdel(keys.deploy(id), ...del);
+    tx.hgetall(keys.deploy(id));
+    const results = await tx.exec();
+    const hash = results?.at(-1)?.[1] as Record<string, string> | undefined;
+    if (!hash || !Object.keys(hash).length) throw new Error(`deploy ${id} vanished`);
+    return decode(hash);
+  }
+
+  async listDeploys(opts: { app?: string | undefined; limit: number }): Promise<Deploy[]> {
+    const index = opts.app ? keys.appDeploys(opts.app) : keys.deploys;
+    const ids = await this.redis.zrevrange(index, 0, opts.limit - 1);
+    return this.getDeploys(ids);
+  }
+
+  async getDeploys(ids: string[]): Promise<Deploy[]> {
+    if (!ids.length) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(keys.deploy(id));
+    const results = (await pipe.exec()) ?? [];
+    return results
+      .map(([, hash]) => hash as Record<string, string>)
+      .filter((hash) => hash && Object.keys(hash).length)
+      .map(decode);
+  }
+
+  /** Deploys in a given status, scanning the newest `window` (used by reconciliation). */
+  async deploysWithStatus(statuses: Deploy['status'][], window = 1000): Promise<Deploy[]> {
+    const all = await this.listDeploys({ limit: window });
+    return all.filter((d) => statuses.includes(d.status));
+  }
+
+  /** false when the version exists (or is being deployed) already. */
+  async reserveVersion(record: VersionRecord & { app: string }): Promise<boolean> {
+    const { app, ...rest } = record;
+    const ok = await this.redis.eval(RESERVE_VERSION, 1, keys.appVersions(app), rest.version, JSON.stringify(rest));
+    return ok === 1;
+  }
+
+  async settleVersion(app: string, version: string, deployId: string, state: VersionState): Promise<boolean> {
+    const ok = await this.redis.eval(SETTLE_VERSION, 1, keys.appVersions(app), version, deployId, state);
+    return ok === 1;
+  }
+
+  async getVersion(app: string, version: string): Promise<VersionRecord | null> {
+    const raw = await this.redis.hget(keys.appVersions(app), version);
+    return raw ? (JSON.parse(raw) as VersionRecord) : null;
+  }
+
+  async getVersions(app: string): Promise<VersionRecord[]> {
+    const hash = await this.redis.hgetall(keys.appVersions(app));
+    return Object.values(hash)
+      .map((raw) => JSON.parse(raw) as VersionRecord)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  async putVersion(app: string, record: VersionRecord): Promise<void> {
+    await this.redis.multi().hset(keys.appVersions(app), record.version, JSON.stringify(record)).sadd(keys.apps, app).exec();
+  }
+
+  async getAppRecord(app: string): Promise<AppRecord> {
+    const hash = await this.redis.hgetall(keys.app(app));
+    return {
+      current: hash.current || undefined,
+      previous: hash.previous || undefined,
+      port: hash.port ? Number(hash.port) : undefined,
+      containerId: hash.containerId || undefined,
+      startedAt: hash.startedAt || undefined,
+    };
+  }
+
+  async setAppRecord(app: string, record: AppRecord): Promise<void> {
+    const set: Record<string, string> = {};
+    const del: string[] = [];
+    for (const [field, value] of Object.entries(record)) {
+      if (value === undefined) del.push(field);
+      else set[field] = String(value);
+    }
+    const tx = this.redis.multi().sadd(keys.apps, app);
+    if (Object.keys(set).length) tx.hset(keys.app(app), set);
+    if (del.length) tx.hdel(keys.app(app), ...del);
+    await tx.exec();
+  }
+
+  async listAppNames(): Promise<string[]> {
+    return (await this.redis.smembers(keys.apps)).sort();
+  }
+
+  async appExists(app: string): Promise<boolean> {
+    return (await this.redis.sismember(keys.apps, app)) === 1;
+  }
+}
+
+function encode(deploy: Deploy): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, value] of Object.entries(deploy)) {
+    if (value !== undefined) out[field] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+const JSON_FIELDS = new Set(['progress', 'port', 'error', 'archive', 'attempts']);
+
+function decode(hash: Record<string, string>): Deploy {
+  const obj: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(hash)) obj[field] = JSON_FIELDS.has(field) ? JSON.parse(value) : value;
+  return DeploySchema.parse(obj);
+}

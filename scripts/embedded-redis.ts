@@ -1,0 +1,110 @@
+/**
+ * Slipway's own Redis when none is configured (SPEC §1): a `redis-server` child when one is installed,
+ * else a `redis:7-alpine` container with a volume. Either way on loopback, AOF on, noeviction
+ * (BullMQ must never lose a job to eviction), data under the data dir or the volume.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import getPort from 'get-port';
+import { Redis } from 'ioredis';
+import { Engine } from '@slipway/worker/docker/engine';
+
+export interface EmbeddedRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const REDIS_ARGS = ['--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', '', '--protected-mode', 'yes'];
+
+export async function startEmbeddedRedis(dataDir: string, say: (msg: string) => void): Promise<EmbeddedRedis> {
+  const port = await getPort({ port: 6390, host: '127.0.0.1' });
+  const url = `redis://127.0.0.1:${port}`;
+  if (await onPath('redis-server')) {
+    const dir = path.join(dataDir, 'redis');
+    await mkdir(dir, { recursive: true });
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...REDIS_ARGS], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('exit', (code) => {
+      if (code !== null && code !== 0) console.error(`[slipway] embedded redis-server exited with code ${code}`);
+    });
+    await waitForRedis(url);
+    say(`embedded Redis: redis-server on ${url}, data in ${dir}`);
+    return {
+      url,
+      stop: () =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    };
+  }
+
+  const password = await containerPassword(dataDir);
+  const docker = new Engine(process.env.DOCKER_HOST).docker;
+  const name = 'slipway-redis';
+  const old = docker.getContainer(name);
+  await old.remove({ force: true }).catch(() => {});
+  const container = await docker.createContainer({
+    name,
+    Image: 'redis:7-alpine',
+    // Other containers share the bridge with this one, so it gets a password (kept 0600 in the data dir).
+    Cmd: ['redis-server', '--dir', '/data', ...REDIS_ARGS, '--protected-mode', 'no', '--requirepass', password],
+    Labels: { 'io.slipway.managed': 'redis' },
+    ExposedPorts: { '6379/tcp': {} },
+    HostConfig: {
+      PortBindings: { '6379/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] },
+      Binds: ['slipway-redis-data:/data'],
+      RestartPolicy: { Name: 'no' },
+    },
+  });
+  await container.start();
+  const authUrl = `redis://:${password}@127.0.0.1:${port}`;
+  await waitForRedis(authUrl);
+  say(`embedded Redis: container ${name} on ${url}, data in volume slipway-redis-data`);
+  return { url: authUrl, stop: () => container.stop({ t: 5 }).then(() => container.remove()).catch(() => {}) };
+}
+
+async function waitForRedis(url: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      if ((await client.ping()) === 'PONG') return;
+    } catch {
+      // not yet
+    } finally {
+      client.disconnect();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`Redis at ${url} did not answer within ${timeoutMs / 1000} s`);
+}
+
+async function containerPassword(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'redis', 'password');
+  const existing = await readFile(file, 'utf8').catch(() => '');
+  if (existing.trim()) return existing.trim();
+  await mkdir(path.dirname(file), { recursive: true });
+  const password = randomBytes(24).toString('hex');
+  await writeFile(file, password, { mode: 0o600 });
+  return password;
+}
+
+async function onPath(command: string): Promise<boolean> {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter);
+  for (const dir of dirs) {
+    try {
+      await access(path.join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // next
+    }
+  }
+  return false;
+}

@@ -1,0 +1,92 @@
+/**
+ * `npm start`: checks the Docker Engine, starts an embedded Redis when REDIS_URL is unset, then runs
+ * the API and the worker as child processes and keeps them running. Ctrl-C stops all of it.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadSettings, SettingsError } from '@slipway/core/config';
+import { Engine } from '@slipway/worker/docker/engine';
+import { DOCKER_MISSING_HELP } from '@slipway/worker/docker/help';
+import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const say = (msg: string) => console.log(`[slipway] ${msg}`);
+
+let settings: ReturnType<typeof loadSettings>;
+try {
+  settings = loadSettings(process.env);
+} catch (err) {
+  if (err instanceof SettingsError) {
+    console.error(`[slipway] ${err.message}\nNothing was started. Fix the setting(s) above; see README.md#settings.`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+const engine = new Engine(settings.dockerHost);
+if (!(await engine.ping(5000))) {
+  console.error(`[slipway] ${DOCKER_MISSING_HELP}`);
+  process.exit(1);
+}
+const { version } = await engine.version();
+say(`Docker Engine ${version} reachable`);
+
+let redis: EmbeddedRedis | null = null;
+let redisUrl = settings.redisUrl;
+if (!redisUrl) {
+  redis = await startEmbeddedRedis(settings.dataDir, say);
+  redisUrl = redis.url;
+}
+
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function run(service: 'api' | 'worker', restarts = 0): void {
+  const child = fork(`${root}services/${service}/src/main.ts`, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, REDIS_URL: redisUrl },
+    stdio: 'inherit',
+  });
+  const began = Date.now();
+  children.set(service, child);
+  child.on('exit', (code, signal) => {
+    children.delete(service);
+    if (stopping) return;
+    // A crash right at start is a configuration problem (port taken, bad setting): stop, don't loop.
+    if (Date.now() - began < 5000 && restarts >= 2) {
+      console.error(`[slipway] ${service} keeps exiting at start (code ${code ?? signal}); stopping.`);
+      void stop(1);
+      return;
+    }
+    const delay = Math.min(1000 * 2 ** restarts, 15_000);
+    say(`${service} exited (${code ?? signal}); restarting in ${delay / 1000} s`);
+    setTimeout(() => run(service, Date.now() - began > 60_000 ? 0 : restarts + 1), delay);
+  });
+}
+
+run('worker');
+run('api');
+say(`API and panel: http://${settings.host}:${settings.port}/   data: ${settings.dataDir}`);
+
+async function stop(code = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('stopping');
+  await Promise.all(
+    [...children.values()].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          child.once('exit', () => {
+            clearTimeout(killer);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  await redis?.stop();
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());

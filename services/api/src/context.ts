@@ -1,0 +1,18 @@
+import type { Redis } from 'ioredis';
+import type { Settings } from '@slipway/core/config';
+import type { Logger } from '@slipway/core/logger';
+import type { DeployQueue } from '@slipway/core/queue';
+import type { Store } from '@slipway/core/store';
+import type { EventHub } from './event-hub';
+import type { SseHub } from './sse';
+
+/** What the routes need, built once in main.ts (and by tests) and passed down. */
+export interface ApiContext {
+  settings: Readonly<Settings>;
+  redis: Redis;
+  store: Store;
+  queue: DeployQueue;
+  hub: EventHub;
+  sse: SseHub;
+  log: Logger;
+}

@@ -1,0 +1,48 @@
+/** The API process: HTTP in, records and jobs out. It never talks to Docker (only the worker does). */
+import { createServer } from 'node:http';
+import { mkdir } from 'node:fs/promises';
+import { dataPaths } from '@slipway/core/config';
+import { createLogger } from '@slipway/core/logger';
+import { createDeployQueue } from '@slipway/core/queue';
+import { createRedis } from '@slipway/core/redis';
+import { Store } from '@slipway/core/store';
+import { createApp } from './app';
+import { loadApiConfig } from './config';
+import { EventHub } from './event-hub';
+import { SseHub } from './sse';
+
+const { settings, redisUrl } = loadApiConfig();
+const log = createLogger('api', settings.logLevel);
+
+await mkdir(dataPaths(settings.dataDir).uploads, { recursive: true });
+const redis = createRedis(redisUrl, 'command', 'slipway-api');
+const subscriber = createRedis(redisUrl, 'blocking', 'slipway-api-sub');
+const queueConnection = createRedis(redisUrl, 'command', 'slipway-api-queue');
+const queue = createDeployQueue(queueConnection);
+queue.on('error', (err) => log.warn({ err: err.message }, 'queue connection error'));
+const hub = new EventHub(subscriber);
+await hub.start();
+
+const app = createApp({ settings, redis, store: new Store(redis), queue, hub, sse: new SseHub(), log });
+const server = createServer(app.callback());
+// Uploads of hundreds of MiB on slow links: no overall request timeout, but idle sockets still close.
+server.requestTimeout = 0;
+server.headersTimeout = 30_000;
+server.keepAliveTimeout = 5_000;
+server.listen(settings.port, settings.host, () => {
+  log.info({ url: `http://${settings.host}:${settings.port}` }, 'api listening');
+  process.send?.({ type: 'ready', service: 'api' });
+});
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'api stopping');
+  server.close();
+  server.closeAllConnections();
+  await Promise.allSettled([queue.close(), redis.quit(), subscriber.quit(), queueConnection.quit()]);
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

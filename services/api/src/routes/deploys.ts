@@ -1,0 +1,99 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { isTerminal } from '@slipway/contracts/deploy';
+import { APP_NAME_RE } from '@slipway/contracts/names';
+import { readEvents, streamIdAfter, type StoredEvent } from '@slipway/core/events';
+import { DEPLOY_ID_RE } from '@slipway/core/ids';
+import { dataPaths } from '@slipway/core/config';
+import type { ApiContext } from '../context';
+import { AppError, notFound } from '../errors';
+import { requireRedis } from '../middleware/redis-guard';
+import { query } from '../middleware/validate';
+import { receiveArchive } from '../uploads/receive';
+import { submitDeploy } from '../submit';
+
+const ListQuery = z.object({
+  app: z.string().regex(APP_NAME_RE, 'app must be a valid app name').optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export function deployRoutes(ctx: ApiContext): Router {
+  const router = new Router({ prefix: '/api/deploys' });
+  const { store } = ctx;
+  router.use(requireRedis(ctx.redis));
+
+  router.post(
+    '/',
+    receiveArchive({ uploadsDir: uploadsDir(ctx), maxBytes: ctx.settings.maxUploadBytes }),
+    async (koa) => {
+      const file = koa.file as unknown as Parameters<typeof submitDeploy>[1] | undefined;
+      if (!file) throw new AppError(400, 'archive_required', 'Send the archive as multipart/form-data in the field "archive"');
+      const body = ((koa.request as { body?: unknown }).body ?? {}) as Record<string, unknown>;
+      const form = { app: field(body.app), version: field(body.version) };
+      const deploy = await submitDeploy(ctx, file, form);
+      koa.status = 202;
+      koa.set('Location', `/api/deploys/${deploy.id}`);
+      koa.body = { deploy };
+    },
+  );
+
+  router.get('/', async (koa) => {
+    const { app, limit } = query(koa, ListQuery);
+    koa.body = { deploys: await store.listDeploys({ app, limit }) };
+  });
+
+  router.get('/:id', async (koa) => {
+    koa.body = { deploy: await findDeploy(ctx, koa.params.id ?? '') };
+  });
+
+  router.get('/:id/events', async (koa) => {
+    const deploy = await findDeploy(ctx, koa.params.id ?? '');
+    const sse = ctx.sse.open(koa);
+    let lastId = koa.get('last-event-id') || '0-0';
+    let replaying = true;
+    const held: StoredEvent[] = [];
+
+    const deliver = (stored: StoredEvent) => {
+      if (!streamIdAfter(stored.id, lastId)) return;
+      lastId = stored.id;
+      const { type, ...data } = stored.event;
+      sse.send(type, data, stored.id);
+      if (type === 'done') sse.close();
+    };
+    // Listen before replaying, then drop what the replay already sent: no gap, no duplicate.
+    sse.onClose(
+      ctx.hub.onDeploy(deploy.id, (event) => {
+        if (replaying) held.push(event);
+        else deliver(event);
+      }),
+    );
+    for (const event of await readEvents(ctx.redis, deploy.id)) deliver(event);
+    replaying = false;
+    for (const event of held.splice(0)) deliver(event);
+
+    // A finished deploy whose events have expired still ends the stream with its outcome.
+    if (!sse.closed && isTerminal(deploy.status)) {
+      const latest = await store.getDeploy(deploy.id);
+      sse.send('done', { deploy: latest ?? deploy });
+      sse.close();
+    }
+  });
+
+  return router;
+}
+
+async function findDeploy(ctx: ApiContext, id: string) {
+  const deploy = DEPLOY_ID_RE.test(id) ? await ctx.store.getDeploy(id) : null;
+  if (!deploy) throw notFound('deploy_not_found', `No deploy with id "${id.slice(0, 40)}"`);
+  return deploy;
+}
+
+function field(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new AppError(400, 'bad_request', 'Form fields "app" and "version" must be plain text');
+  return value;
+}
+
+function uploadsDir(ctx: ApiContext): string {
+  return dataPaths(ctx.settings.dataDir).uploads;
+}

@@ -1,0 +1,40 @@
+import Router from '@koa/router';
+import { keys } from '@slipway/core/redis';
+import type { ApiContext } from '../context';
+
+/** A worker's report older than this is treated as gone. */
+const HEARTBEAT_FRESH_MS = 15_000;
+
+/**
+ * No auth (SPEC §4). The API never talks to Docker itself (only the worker holds the socket), so the
+ * engine's state comes from the workers' heartbeats in Redis.
+ */
+export function healthRoutes(ctx: ApiContext): Router {
+  const router = new Router();
+  router.get('/healthz', async (koa) => {
+    const redis = ctx.redis.status === 'ready' && (await ping(ctx));
+    let workers = 0;
+    let docker = false;
+    if (redis) {
+      const reports = await ctx.redis.hgetall(keys.workers).catch(() => ({}) as Record<string, string>);
+      for (const raw of Object.values(reports)) {
+        const report = JSON.parse(raw) as { ts: number; docker: boolean };
+        if (Date.now() - report.ts > HEARTBEAT_FRESH_MS) continue;
+        workers++;
+        docker ||= report.docker;
+      }
+    }
+    const ok = redis && docker;
+    koa.status = ok ? 200 : 503;
+    koa.body = { ok, redis, docker, workers };
+  });
+  return router;
+}
+
+async function ping(ctx: ApiContext): Promise<boolean> {
+  try {
+    return (await ctx.redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  }
+}

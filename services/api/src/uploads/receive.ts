@@ -1,0 +1,105 @@
+/**
+ * Streams the multipart upload to disk, hashing it on the way (one pass, constant memory), with every
+ * multer limit set. Partial files of aborted or refused uploads are removed by multer through `_removeFile`.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import multer from '@koa/multer';
+import type { Middleware } from 'koa';
+import { AppError } from '../errors';
+
+export interface StoredUpload {
+  path: string;
+  originalname: string;
+  size: number;
+  sha256: string;
+}
+
+type StorageCallback = (error: Error | null, info?: Partial<StoredUpload>) => void;
+
+/** A multer storage engine: write to `<dir>/<uuid>.upload` while hashing. */
+function hashingDiskStorage(dir: string) {
+  return {
+    _handleFile(_req: unknown, file: { stream: NodeJS.ReadableStream }, cb: StorageCallback) {
+      const target = path.join(dir, `${randomUUID()}.upload`);
+      const hash = createHash('sha256');
+      let size = 0;
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      pipeline(file.stream, meter, createWriteStream(target, { flags: 'wx', mode: 0o600 })).then(
+        () => cb(null, { path: target, size, sha256: hash.digest('hex') }),
+        (err: Error) => rm(target, { force: true }).finally(() => cb(err)),
+      );
+    },
+    _removeFile(_req: unknown, file: { path?: string }, cb: (error: Error | null) => void) {
+      if (!file.path) return cb(null);
+      rm(file.path, { force: true }).then(() => cb(null), cb);
+    },
+  };
+}
+
+export function receiveArchive(opts: { uploadsDir: string; maxBytes: number }): Middleware {
+  const upload = multer({
+    storage: hashingDiskStorage(opts.uploadsDir) as never,
+    limits: {
+      fileSize: opts.maxBytes,
+      files: 1,
+      fields: 8,
+      parts: 10,
+      fieldNameSize: 64,
+      fieldSize: 1024,
+      headerPairs: 64,
+    },
+  }).single('archive');
+
+  const maxMb = Math.round(opts.maxBytes / 1024 / 1024);
+  return async (ctx, next) => {
+    if (!ctx.is('multipart/form-data')) {
+      throw new AppError(400, 'archive_required', 'Send the archive as multipart/form-data in the field "archive"');
+    }
+    // Refuse an announced oversize body before reading a byte of it. Multipart framing adds a little.
+    const announced = Number(ctx.get('content-length'));
+    if (announced && announced > opts.maxBytes + 64 * 1024) {
+      ctx.set('Connection', 'close');
+      throw new AppError(413, 'payload_too_large', `The upload is larger than the ${maxMb} MiB limit (SLIPWAY_MAX_UPLOAD_MB)`);
+    }
+    try {
+      await upload(ctx, async () => {});
+    } catch (err) {
+      throw multerError(err, maxMb);
+    }
+    await next();
+  };
+}
+
+function multerError(err: unknown, maxMb: number): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') {
+    const message = (err as Error).message ?? 'malformed upload';
+    return new AppError(400, 'bad_request', `Malformed multipart upload: ${message}`);
+  }
+  switch (code) {
+    case 'LIMIT_FILE_SIZE':
+      return new AppError(413, 'payload_too_large', `The archive is larger than the ${maxMb} MiB limit (SLIPWAY_MAX_UPLOAD_MB)`);
+    case 'LIMIT_UNEXPECTED_FILE':
+    case 'LIMIT_FILE_COUNT':
+      return new AppError(400, 'bad_request', 'Send exactly one file, in the field "archive"');
+    case 'LIMIT_PART_COUNT':
+    case 'LIMIT_FIELD_COUNT':
+      return new AppError(400, 'bad_request', 'Too many form fields: send "archive", and optionally "app" and "version"');
+    case 'LIMIT_FIELD_KEY':
+    case 'LIMIT_FIELD_VALUE':
+      return new AppError(400, 'bad_request', 'A form field name or value is too long');
+    default:
+      return new AppError(400, 'bad_request', `Malformed multipart upload (${code})`);
+  }
+}

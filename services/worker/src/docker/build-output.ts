@@ -1,0 +1,97 @@
+/**
+ * Docker's build answer is a stream of JSON objects separated by newlines, cut into chunks anywhere
+ * (mid-object, mid-UTF-8 character). A failed build still answers HTTP 200 and reports the failure in an
+ * `error`/`errorDetail` object, so the caller must read every message, not just wait for the end.
+ */
+
+export type BuildMessage =
+  | { kind: 'line'; text: string }
+  | { kind: 'error'; text: string }
+  | { kind: 'image'; id: string };
+
+export class BuildOutputParser {
+  private pending = '';
+  private partialLine = '';
+  private readonly decoder = new TextDecoder('utf-8');
+
+  push(chunk: Buffer | Uint8Array): BuildMessage[] {
+    this.pending += this.decoder.decode(chunk, { stream: true });
+    const out: BuildMessage[] = [];
+    let newline: number;
+    while ((newline = this.pending.indexOf('\n')) >= 0) {
+      const raw = this.pending.slice(0, newline).trim();
+      this.pending = this.pending.slice(newline + 1);
+      if (raw) out.push(...this.parse(raw));
+    }
+    return out;
+  }
+
+  /** Whatever is left when the stream ends: a last object without newline, a last line without "\n". */
+  end(): BuildMessage[] {
+    const out: BuildMessage[] = [];
+    const raw = (this.pending + this.decoder.decode()).trim();
+    this.pending = '';
+    if (raw) out.push(...this.parse(raw));
+    if (this.partialLine.trim()) out.push({ kind: 'line', text: this.partialLine.trimEnd() });
+    this.partialLine = '';
+    return out;
+  }
+
+  private parse(raw: string): BuildMessage[] {
+    let msg: { stream?: unknown; status?: unknown; error?: unknown; errorDetail?: { message?: unknown }; aux?: { ID?: unknown } };
+    try {
+      msg = JSON.parse(raw);
+    } catch {
+      // Not JSON (a proxy's error page, say): keep it visible rather than dropping it.
+      return [{ kind: 'line', text: raw }];
+    }
+    if (msg.error !== undefined || msg.errorDetail !== undefined) {
+      const text = String(msg.errorDetail?.message ?? msg.error ?? 'build failed').trim();
+      return [{ kind: 'error', text }];
+    }
+    if (msg.aux && typeof msg.aux.ID === 'string') return [{ kind: 'image', id: msg.aux.ID }];
+    if (typeof msg.stream === 'string') return this.lines(msg.stream);
+    if (typeof msg.status === 'string') return [{ kind: 'line', text: msg.status }];
+    return [];
+  }
+
+  /** `stream` fragments are not line-aligned: join them, emit whole lines, treat `\r` as a line end. */
+  private lines(text: string): BuildMessage[] {
+    const parts = (this.partialLine + text).split(/\r\n|\n|\r/);
+    this.partialLine = parts.pop() ?? '';
+    const out: BuildMessage[] = [];
+    for (const part of parts) {
+      const line = part.trimEnd();
+      if (line) out.push({ kind: 'line', text: line });
+      const built = /^Successfully built ([0-9a-f]{12,64})$/.exec(line);
+      if (built?.[1]) out.push({ kind: 'image', id: built[1] });
+    }
+    return out;
+  }
+}
+
+/**
+ * `docker logs` of a container without a TTY: frames of [stream type, 0, 0, 0, size (uint32 BE), payload].
+ * Returns the text per line; a buffer that is not framed is read as plain text.
+ */
+export function demuxLogs(buffer: Buffer): Array<{ stream: 'stdout' | 'stderr'; text: string }> {
+  const out: Array<{ stream: 'stdout' | 'stderr'; text: string }> = [];
+  const framed = buffer.length >= 8 && (buffer[0] === 1 || buffer[0] === 2) && buffer[1] === 0 && buffer[2] === 0 && buffer[3] === 0;
+  if (!framed) {
+    for (const text of buffer.toString('utf8').split(/\r?\n/)) if (text) out.push({ stream: 'stdout', text });
+    return out;
+  }
+  let offset = 0;
+  const partial = { stdout: '', stderr: '' };
+  while (offset + 8 <= buffer.length) {
+    const stream = buffer[offset] === 2 ? 'stderr' : 'stdout';
+    const size = buffer.readUInt32BE(offset + 4);
+    const payload = buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
+    offset += 8 + size;
+    const lines = (partial[stream] + payload).split(/\r?\n/);
+    partial[stream] = lines.pop() ?? '';
+    for (const text of lines) out.push({ stream, text });
+  }
+  for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) out.push({ stream, text: partial[stream] });
+  return out;
+}

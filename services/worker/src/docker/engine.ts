@@ -1,0 +1,321 @@
+/**
+ * The only module that imports dockerode. Callers get plain data back, never dockerode objects,
+ * and every resource it creates is labelled (see labels.ts).
+ */
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { BuildOutputParser, demuxLogs } from './build-output';
+import { LABEL } from './labels';
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  env: string[];
+  containerPort: number;
+  hostPort: number;
+  hostIp: string;
+  memoryBytes: number;
+  nanoCpus: number;
+  pidsLimit: number;
+  stopGraceS: number;
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  state: string;
+  labels: Record<string, string>;
+  ports: Array<{ hostIp?: string; hostPort?: number; containerPort: number }>;
+}
+
+export interface ContainerState {
+  running: boolean;
+  restarting: boolean;
+  status: string;
+  exitCode: number;
+  restartCount: number;
+  startedAt: string;
+  oomKilled: boolean;
+}
+
+/** Error from the engine itself (unreachable, 5xx): worth a retry, unlike a failed build. */
+export class EngineError extends Error {
+  constructor(message: string, override readonly cause?: unknown) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export class BuildError extends Error {
+  constructor(message: string, readonly timedOut = false) {
+    super(message);
+    this.name = 'BuildError';
+  }
+}
+
+export class Engine {
+  readonly docker: Docker;
+
+  constructor(dockerHost?: string) {
+    this.docker = dockerHost ? new Docker(dockerOptions(dockerHost)) : new Docker();
+  }
+
+  async ping(timeoutMs = 3000): Promise<boolean> {
+    try {
+      await withTimeout(this.docker.ping(), timeoutMs);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    const v = await this.docker.version();
+    return { version: v.Version, apiVersion: v.ApiVersion };
+  }
+
+  /**
+   * Builds from a tar stream and resolves only when the build really succeeded: the stream's error
+   * lines fail it, a stream that ends without an image id fails it, and the timeout aborts it.
+   */
+  async build(
+    context: Readable,
+    opts: { tag: string; labels: Record<string, string>; dockerfile: string; buildargs: Record<string, string>; timeoutMs: number },
+    onLine: (line: string) => void,
+  ): Promise<{ imageId: string }> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), opts.timeoutMs);
+    const parser = new BuildOutputParser();
+    let imageId: string | undefined;
+    const errors: string[] = [];
+    const handle = (messages: ReturnType<BuildOutputParser['push']>) => {
+      for (const m of messages) {
+        if (m.kind === 'line') onLine(m.text);
+        else if (m.kind === 'error') {
+          errors.push(m.text);
+          onLine(m.text);
+        } else imageId = m.id;
+      }
+    };
+    try {
+      const stream = (await this.docker.buildImage(context as unknown as NodeJS.ReadableStream, {
+        t: opts.tag,
+        labels: opts.labels,
+        dockerfile: opts.dockerfile,
+        buildargs: opts.buildargs,
+        rm: true,
+        // The legacy builder leaves the failed step's container behind unless told otherwise.
+        forcerm: true,
+        abortSignal: abort.signal,
+      } as Docker.ImageBuildOptions)) as NodeJS.ReadableStream;
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          (stream as Readable).destroy?.();
+          reject(new BuildError(`Build timed out after ${Math.round(opts.timeoutMs / 1000)} s (SLIPWAY_BUILD_TIMEOUT_S)`, true));
+        };
+        if (abort.signal.aborted) return onAbort();
+        abort.signal.addEventListener('abort', onAbort, { once: true });
+        stream.on('data', (chunk: Buffer) => handle(parser.push(chunk)));
+        stream.on('end', () => {
+          handle(parser.end());
+          resolve();
+        });
+        stream.on('error', (err: Error) => reject(abort.signal.aborted ? new BuildError('Build timed out', true) : err));
+      });
+    } catch (err) {
+      if (err instanceof BuildError) throw err;
+      if (abort.signal.aborted) throw new BuildError(`Build timed out after ${Math.round(opts.timeoutMs / 1000)} s (SLIPWAY_BUILD_TIMEOUT_S)`, true);
+      throw engineError('build', err);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (errors.length) throw new BuildError(errors.join('\n'));
+    if (!imageId) throw new BuildError('The build ended without producing an image');
+    return { imageId };
+  }
+
+  async imageExposedPort(image: string): Promise<number | null> {
+    const info = await this.call('inspect image', () => this.docker.getImage(image).inspect());
+    const ports = Object.keys(info.Config?.ExposedPorts ?? {})
+      .filter((p) => p.endsWith('/tcp'))
+      .map((p) => Number.parseInt(p, 10))
+      .filter((p) => Number.isInteger(p) && p > 0)
+      .sort((a, b) => a - b);
+    return ports[0] ?? null;
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw engineError('inspect image', err);
+    }
+  }
+
+  /** Removes an image only when it carries Slipway's labels. */
+  async removeOwnImage(image: string): Promise<boolean> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      if (!info.Config?.Labels?.[LABEL.app]) return false;
+      await this.docker.getImage(image).remove({ force: false });
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404 || statusOf(err) === 409) return false;
+      throw engineError('remove image', err);
+    }
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    const port = `${spec.containerPort}/tcp`;
+    const container = await this.call('create container', () =>
+      this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Labels: spec.labels,
+        Env: spec.env,
+        ExposedPorts: { [port]: {} },
+        StopTimeout: spec.stopGraceS,
+        HostConfig: {
+          PortBindings: { [port]: [{ HostIp: spec.hostIp, HostPort: String(spec.hostPort) }] },
+          RestartPolicy: { Name: 'unless-stopped' },
+          Init: true,
+          Memory: spec.memoryBytes,
+          MemorySwap: spec.memoryBytes,
+          NanoCpus: spec.nanoCpus,
+          PidsLimit: spec.pidsLimit,
+          SecurityOpt: ['no-new-privileges'],
+          CapDrop: ['ALL'],
+          CapAdd: ['NET_BIND_SERVICE'],
+          Privileged: false,
+          ReadonlyRootfs: false,
+          LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+        },
+      }),
+    );
+    return container.id;
+  }
+
+  async start(id: string): Promise<void> {
+    await this.call('start container', () => this.docker.getContainer(id).start());
+  }
+
+  async state(id: string): Promise<ContainerState | null> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      return {
+        running: info.State.Running,
+        restarting: info.State.Restarting,
+        status: info.State.Status,
+        exitCode: info.State.ExitCode,
+        restartCount: info.RestartCount ?? 0,
+        startedAt: info.State.StartedAt,
+        oomKilled: info.State.OOMKilled,
+      };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw engineError('inspect container', err);
+    }
+  }
+
+  /** Stops with the grace period, then removes. A container already gone is not an error. */
+  async stopAndRemove(id: string, graceS: number): Promise<void> {
+    const container = this.docker.getContainer(id);
+    try {
+      await container.stop({ t: graceS });
+    } catch (err) {
+      const status = statusOf(err);
+      if (status !== 304 && status !== 404) throw engineError('stop container', err);
+    }
+    await this.remove(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      const status = statusOf(err);
+      // 409: removal already in progress.
+      if (status !== 404 && status !== 409) throw engineError('remove container', err);
+    }
+  }
+
+  async listContainers(labels: Record<string, string | true>): Promise<ContainerInfo[]> {
+    const label = Object.entries(labels).map(([k, v]) => (v === true ? k : `${k}=${v}`));
+    const list = await this.call('list containers', () => this.docker.listContainers({ all: true, filters: { label } }));
+    return list.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      image: c.Image,
+      state: c.State,
+      labels: c.Labels ?? {},
+      ports: (c.Ports ?? []).map((p) => ({ hostIp: p.IP, hostPort: p.PublicPort, containerPort: p.PrivatePort })),
+    }));
+  }
+
+  async findContainerByName(name: string): Promise<ContainerInfo | null> {
+    const list = await this.call('list containers', () => this.docker.listContainers({ all: true, filters: { name: [`^/${name}$`] } }));
+    const c = list[0];
+    return c
+      ? { id: c.Id, name, image: c.Image, state: c.State, labels: c.Labels ?? {}, ports: [] }
+      : null;
+  }
+
+  async tailLogs(id: string, lines: number): Promise<string[]> {
+    try {
+      const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+      return demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))).map((l) => l.text).slice(-lines);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Images Slipway built for an app (by label), newest first. */
+  async listImages(app?: string): Promise<Array<{ id: string; tags: string[]; labels: Record<string, string>; created: number }>> {
+    const label = app ? [`${LABEL.app}=${app}`] : [LABEL.app];
+    const list = await this.call('list images', () => this.docker.listImages({ filters: { label } }));
+    return list
+      .map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, created: i.Created }))
+      .sort((a, b) => b.created - a.created);
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw engineError(what, err);
+    }
+  }
+}
+
+export function statusOf(err: unknown): number | undefined {
+  const status = (err as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Engine errors keep the engine's own message ("port is already allocated", ...) for the deploy record. */
+function engineError(what: string, err: unknown): EngineError {
+  if (err instanceof EngineError) return err;
+  const json = (err as { json?: { message?: string } }).json;
+  const message = json?.message ?? (err as Error).message ?? String(err);
+  return Object.assign(new EngineError(`Docker could not ${what}: ${message.trim()}`, err), { statusCode: statusOf(err) });
+}
+
+function dockerOptions(dockerHost: string): Docker.DockerOptions {
+  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
+  const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+  return { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]);
+}

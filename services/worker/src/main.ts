@@ -1,0 +1,66 @@
+/** The worker process: the only part of Slipway that talks to Docker. */
+import { mkdir } from 'node:fs/promises';
+import { Worker } from 'bullmq';
+import { QUEUE_NAME, type DeployJob } from '@slipway/contracts/job';
+import { dataPaths } from '@slipway/core/config';
+import { createLogger } from '@slipway/core/logger';
+import { createDeployQueue } from '@slipway/core/queue';
+import { createRedis, waitReady } from '@slipway/core/redis';
+import { Store } from '@slipway/core/store';
+import { loadWorkerConfig } from './config';
+import { DOCKER_MISSING_HELP } from './docker/help';
+import { Engine } from './docker/engine';
+import { startHeartbeat } from './heartbeat';
+import { createProcessor } from './processor';
+import { reconcile } from './reconcile';
+
+const RECONCILE_EVERY_MS = 30_000;
+
+const { settings, redisUrl } = loadWorkerConfig();
+const log = createLogger('worker', settings.logLevel);
+
+const engine = new Engine(settings.dockerHost);
+if (!(await engine.ping(5000))) {
+  log.fatal(DOCKER_MISSING_HELP);
+  process.exit(1);
+}
+await mkdir(dataPaths(settings.dataDir).cluster, { recursive: true });
+
+// Worker-side Redis retries forever: a Redis restart pauses deploys, it does not fail them.
+const redis = createRedis(redisUrl, 'blocking', 'slipway-worker');
+await waitReady(redis, 30_000);
+const ctx = { settings, redis, store: new Store(redis), engine, log };
+const queue = createDeployQueue(createRedis(redisUrl, 'blocking', 'slipway-worker-queue'));
+
+await reconcile(ctx, queue);
+const reconciling = setInterval(() => {
+  reconcile(ctx, queue).catch((err: Error) => log.warn({ err: err.message }, 'reconcile failed'));
+}, RECONCILE_EVERY_MS);
+
+const worker = new Worker<DeployJob>(QUEUE_NAME, createProcessor(ctx), {
+  connection: createRedis(redisUrl, 'blocking', 'slipway-worker-bull'),
+  concurrency: settings.concurrency,
+  // A crashed worker's job is picked up again within ~30 s and retried once at most (then failed).
+  lockDuration: 20_000,
+  stalledInterval: 10_000,
+  maxStalledCount: 1,
+});
+worker.on('error', (err) => log.warn({ err: err.message }, 'worker connection error'));
+const heartbeat = startHeartbeat(ctx);
+log.info({ concurrency: settings.concurrency, heartbeat: heartbeat.id }, 'worker ready');
+process.send?.({ type: 'ready', service: 'worker' });
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'worker stopping');
+  clearInterval(reconciling);
+  // An unfinished deploy is picked up again by the next worker (BullMQ's stalled-job check).
+  await Promise.race([worker.close(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  await heartbeat.stop();
+  await Promise.allSettled([queue.close(), redis.quit()]);
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,0 +1,40 @@
+/**
+ * One app never deploys twice at once, and its deploys run in the order they were queued, while
+ * different apps share the worker's concurrency. BullMQ's open-source edition has no per-group
+ * concurrency, so each app has a line (a Redis list of deploy ids, pushed by the API): only the head
+ * may run; the others go back to the delayed set and try again shortly.
+ */
+import type { Redis } from 'ioredis';
+import { keys } from '@slipway/core/redis';
+
+// Heads whose deploy is finished or gone (a crash between settling and leaving the line, lost records)
+// are dropped so they cannot block the line forever. A deploy missing from its line rejoins at the back.
+const TAKE_TURN = `
+local line = KEYS[1]
+local me = ARGV[1]
+local prefix = ARGV[2]
+while true do
+  local head = redis.call('LINDEX', line, 0)
+  if not head then
+    redis.call('RPUSH', line, me)
+    return 1
+  end
+  if head == me then return 1 end
+  local status = redis.call('HGET', prefix .. head, 'status')
+  if status == 'queued' or status == 'running' then
+    if redis.call('LPOS', line, me) == false then redis.call('RPUSH', line, me) end
+    return 0
+  end
+  redis.call('LPOP', line)
+end
+`;
+
+const DEPLOY_PREFIX = keys.deploy('');
+
+export async function takeTurn(redis: Redis, app: string, deployId: string): Promise<boolean> {
+  return (await redis.eval(TAKE_TURN, 1, keys.appLine(app), deployId, DEPLOY_PREFIX)) === 1;
+}
+
+export async function leaveLine(redis: Redis, app: string, deployId: string): Promise<void> {
+  await redis.lrem(keys.appLine(app), 0, deployId);
+}

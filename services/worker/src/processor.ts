@@ -1,0 +1,137 @@
+/**
+ * What the worker does with one BullMQ job: wait for the app's turn, run the pipeline, and settle the
+ * deploy whatever happens. User faults fail at once (UnrecoverableError); engine hiccups get one retry.
+ */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Deploy } from '@slipway/contracts/deploy';
+import { DeployJobSchema, type DeployJob } from '@slipway/contracts/job';
+import { dataPaths } from '@slipway/core/config';
+import { appendEvents } from '@slipway/core/events';
+import type { WorkerContext } from './context';
+import { deploy } from './deploy';
+import { EngineError } from './docker/engine';
+import { LABEL } from './docker/labels';
+import { PipelineError } from './errors';
+import { leaveLine, takeTurn } from './ordering';
+import { Reporter } from './reporter';
+import type { Live } from './stages/switch';
+
+/** How long a deploy waiting for its app's turn sleeps before asking again. */
+const TURN_RETRY_MS = 500;
+
+export function createProcessor(ctx: WorkerContext) {
+  return async function process(job: Job<DeployJob>, token?: string): Promise<{ port: number }> {
+    const parsed = DeployJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`Invalid job payload: ${parsed.error.message}`);
+    const data = parsed.data;
+
+    if (!(await takeTurn(ctx.redis, data.app, data.deployId))) {
+      await job.moveToDelayed(Date.now() + TURN_RETRY_MS, token);
+      throw new DelayedError();
+    }
+
+    const record = await ctx.store.getDeploy(data.deployId);
+    if (!record || record.status === 'succeeded' || record.status === 'failed') {
+      // Settled elsewhere (e.g. marked failed by reconciliation): nothing left to do.
+      await leaveLine(ctx.redis, data.app, data.deployId);
+      return { port: record?.port ?? 0 };
+    }
+    if (record.status === 'running') await clearInterrupted(ctx, data);
+
+    const attempt = job.attemptsStarted;
+    const report = new Reporter(ctx.redis, ctx.store, data.deployId);
+    await ctx.store.updateDeploy(data.deployId, {
+      status: 'running',
+      startedAt: record.startedAt ?? new Date().toISOString(),
+      attempts: attempt,
+      error: undefined,
+    });
+    ctx.log.info({ deployId: data.deployId, app: data.app, version: data.version, attempt }, 'deploy started');
+
+    try {
+      if (data.kind !== 'deploy') throw new PipelineError('bad_request', 'Rollbacks are not supported yet');
+      const live = await deploy(ctx, data, report);
+      await succeed(ctx, data, live, report);
+      return { port: live.port };
+    } catch (err) {
+      const failure = asPipelineError(err);
+      const final = !failure.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      await report.flush().catch(() => {});
+      await clearInterrupted(ctx, data);
+      if (!final) {
+        ctx.log.warn({ deployId: data.deployId, err: failure.message }, 'deploy attempt failed; retrying');
+        await appendEvents(ctx.redis, data.deployId, [{ type: 'log', stage: report.stage, line: `Attempt failed, retrying: ${failure.message}` }]);
+        await ctx.store.updateDeploy(data.deployId, { status: 'queued', stage: 'queued' });
+        throw failure;
+      }
+      await fail(ctx, data, failure, report);
+      throw new UnrecoverableError(failure.message);
+    }
+  };
+}
+
+async function succeed(ctx: WorkerContext, job: DeployJob, live: Live, report: Reporter): Promise<void> {
+  await report.enter('done');
+  const deploy = await ctx.store.updateDeploy(job.deployId, {
+    status: 'succeeded',
+    progress: 100,
+    port: live.port,
+    finishedAt: new Date().toISOString(),
+  });
+  await finish(ctx, job, deploy);
+  ctx.log.info({ deployId: job.deployId, app: job.app, version: job.version, port: live.port, replaced: live.replaced }, 'deploy succeeded');
+}
+
+async function fail(ctx: WorkerContext, job: DeployJob, failure: PipelineError, report: Reporter): Promise<void> {
+  const deploy = await ctx.store.updateDeploy(job.deployId, {
+    status: 'failed',
+    finishedAt: new Date().toISOString(),
+    error: { code: failure.code, message: failure.message, ...(failure.logs?.length ? { logs: failure.logs } : {}) },
+  });
+  if (job.kind === 'deploy') {
+    await ctx.store.settleVersion(job.app, job.version, job.deployId, 'failed');
+    await discardVersion(ctx, job);
+  }
+  await report.flush().catch(() => {});
+  await finish(ctx, job, deploy);
+  ctx.log.warn({ deployId: job.deployId, app: job.app, version: job.version, code: failure.code, err: failure.message }, 'deploy failed');
+}
+
+async function finish(ctx: WorkerContext, job: DeployJob, deploy: Deploy): Promise<void> {
+  await appendEvents(ctx.redis, job.deployId, [{ type: 'done', deploy }]);
+  await leaveLine(ctx.redis, job.app, job.deployId);
+}
+
+/**
+ * Containers this deploy created that are not the app's current one: a candidate left by a crash
+ * or by the failed attempt. Proven ours by the deploy label.
+ */
+async function clearInterrupted(ctx: WorkerContext, job: DeployJob): Promise<void> {
+  const current = await ctx.store.getAppRecord(job.app);
+  const mine = await ctx.engine.listContainers({ [LABEL.deploy]: job.deployId });
+  for (const container of mine) {
+    if (container.id === current.containerId) continue;
+    await ctx.engine.remove(container.id);
+  }
+}
+
+/** A version that never ran leaves no image and no unpacked tree (its archive stays for diagnosis). */
+async function discardVersion(ctx: WorkerContext, job: DeployJob): Promise<void> {
+  const current = await ctx.store.getAppRecord(job.app);
+  if (current.current === job.version) return;
+  await ctx.engine.removeOwnImage(`${ctx.settings.imagePrefix}${job.app}:${job.version}`).catch(() => false);
+  await rm(path.join(dataPaths(ctx.settings.dataDir).cluster, job.app, job.version), { recursive: true, force: true });
+}
+
+export function asPipelineError(err: unknown): PipelineError {
+  if (err instanceof PipelineError) return err;
+  if (err instanceof EngineError) return new PipelineError('engine_error', err.message, true);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC') return new PipelineError('engine_error', 'No space left on the data disk', false);
+  if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET') {
+    return new PipelineError('engine_error', `Docker engine unreachable: ${(err as Error).message}`, true);
+  }
+  return new PipelineError('internal', `Unexpected error: ${(err as Error).message ?? String(err)}`, true);
+}

@@ -1,0 +1,64 @@
+/**
+ * How a running deploy tells the world where it is: the deploy record (stage, progress) and its event
+ * stream (stages and log lines, replayed by SSE). Log lines are batched so a chatty build costs a few
+ * Redis round trips per second, not one per line.
+ */
+import type { Redis } from 'ioredis';
+import { STAGE_PROGRESS, type DeployEvent, type Stage } from '@slipway/contracts/deploy';
+import { appendEvents } from '@slipway/core/events';
+import type { Store } from '@slipway/core/store';
+
+const FLUSH_MS = 100;
+const MAX_LINE = 4000;
+
+export class Reporter {
+  private stageNow: Stage = 'queued';
+  private progressNow = 0;
+  private pending: DeployEvent[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly store: Store,
+    readonly deployId: string,
+  ) {}
+
+  get stage(): Stage {
+    return this.stageNow;
+  }
+
+  async enter(stage: Stage, message?: string): Promise<void> {
+    this.stageNow = stage;
+    this.progressNow = STAGE_PROGRESS[stage];
+    await this.flush();
+    await this.store.updateDeploy(this.deployId, { stage, progress: this.progressNow });
+    await appendEvents(this.redis, this.deployId, [{ type: 'stage', stage, progress: this.progressNow, ...(message ? { message } : {}) }]);
+  }
+
+  /** Progress inside the current stage, as a fraction of the way to the next stage. */
+  async within(fraction: number): Promise<void> {
+    const stages = Object.keys(STAGE_PROGRESS) as Stage[];
+    const next = stages[stages.indexOf(this.stageNow) + 1];
+    const from = STAGE_PROGRESS[this.stageNow];
+    const to = next ? STAGE_PROGRESS[next] : 100;
+    const progress = Math.round(from + (to - from) * Math.max(0, Math.min(1, fraction)));
+    if (progress <= this.progressNow) return;
+    this.progressNow = progress;
+    await this.store.updateDeploy(this.deployId, { progress });
+  }
+
+  log(line: string): void {
+    const text = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
+    this.pending.push({ type: 'log', stage: this.stageNow, line: text });
+    this.timer ??= setTimeout(() => void this.flush().catch(() => {}), FLUSH_MS);
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.pending.splice(0);
+    this.flushing = this.flushing.catch(() => {}).then(() => appendEvents(this.redis, this.deployId, batch));
+    await this.flushing;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Stage 4: healthy means `GET <healthPath>` answers below 500 before the timeout while the container
+ * keeps running (SPEC §3). Every probe has its own timeout: a just-published port can accept a
+ * connection and never answer while the app starts.
+ */
+import { request } from 'node:http';
+import type { Engine } from '../docker/engine';
+import { PipelineError } from '../errors';
+import type { Candidate } from './start';
+
+export interface HealthInput {
+  candidate: Candidate;
+  host: string;
+  path: string;
+  timeoutMs: number;
+  intervalMs?: number;
+  probeTimeoutMs?: number;
+}
+
+export interface Healthy extends Candidate {
+  status: number;
+  afterMs: number;
+}
+
+export async function waitHealthy(engine: Engine, input: HealthInput, onProgress?: (fraction: number) => void): Promise<Healthy> {
+  const began = Date.now();
+  const deadline = began + input.timeoutMs;
+  const interval = input.intervalMs ?? 250;
+  let lastProblem = 'no answer yet';
+  while (Date.now() < deadline) {
+    const state = await engine.state(input.candidate.containerId);
+    if (!state) throw new PipelineError('start_failed', 'The new container disappeared while starting');
+    if (!state.running || state.restarting || state.restartCount > 0) {
+      const why = state.oomKilled ? 'was killed for using more memory than its limit' : `exited with code ${state.exitCode}`;
+      throw new PipelineError('unhealthy', `The new version ${why} before it became healthy`);
+    }
+    const probeTimeout = Math.min(input.probeTimeoutMs ?? 2000, Math.max(deadline - Date.now(), 1));
+    const status = await probe(input.host, input.candidate.hostPort, input.path, probeTimeout);
+    if (typeof status === 'number' && status < 500) {
+      return { ...input.candidate, status, afterMs: Date.now() - began };
+    }
+    lastProblem = typeof status === 'number' ? `answered ${status}` : status;
+    onProgress?.(Math.min(1, (Date.now() - began) / input.timeoutMs));
+    await sleep(interval);
+  }
+  throw new PipelineError(
+    'unhealthy',
+    `The new version did not answer GET ${input.path} below 500 within ${Math.round(input.timeoutMs / 1000)} s (last: ${lastProblem})`,
+  );
+}
+
+/** The status code, or why there was none. Plain http.request: nothing pooled, nothing left open. */
+export function probe(host: string, port: number, path: string, timeoutMs: number): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path, method: 'GET', agent: false, headers: { 'user-agent': 'slipway-health', connection: 'close' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      resolve(`no answer within ${timeoutMs} ms`);
+    }, timeoutMs);
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.on('close', () => clearTimeout(timer));
+    req.end();
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

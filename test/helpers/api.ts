@@ -1,0 +1,74 @@
+/** A small client for the HTTP API, as curl or the CLI would use it. */
+import { request } from 'node:http';
+import type { Deploy } from '@slipway/contracts/deploy';
+
+export interface Answer<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export async function call<T = any>(base: string, method: string, path: string, body?: unknown): Promise<Answer<T>> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+}
+
+export async function upload(
+  base: string,
+  archive: Buffer,
+  fileName: string,
+  fields: Record<string, string> = {},
+): Promise<Answer<{ deploy: Deploy; error?: { code: string; message: string } }>> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('archive', new Blob([archive]), fileName);
+  const res = await fetch(`${base}/api/deploys`, { method: 'POST', body: form, signal: AbortSignal.timeout(60_000) });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+export async function waitForDeploy(base: string, id: string, timeoutMs = 170_000): Promise<Deploy> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await call<{ deploy: Deploy }>(base, 'GET', `/api/deploys/${id}`);
+    if (body.deploy.status === 'succeeded' || body.deploy.status === 'failed') return body.deploy;
+    if (Date.now() > deadline) throw new Error(`deploy ${id} still ${body.deploy.status} at ${body.deploy.stage}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** GET with a hard timeout (a just-published port can accept and never answer). */
+export function get(url: string, timeoutMs = 3000): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`GET ${url} timed out`)), timeoutMs);
+    req.on('close', () => clearTimeout(timer));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Reads an SSE stream until it ends (or the timeout), returning its events. */
+export async function readSse(url: string, timeoutMs = 30_000): Promise<Array<{ event: string; id?: string; data: any }>> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (res.status !== 200) throw new Error(`SSE ${url} answered ${res.status}: ${await res.text()}`);
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .map((block) => block.split('\n'))
+    .filter((lines) => lines.some((l) => l.startsWith('event: ')))
+    .map((lines) => {
+      const field = (name: string) => lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+      return { event: field('event')!, id: field('id'), data: JSON.parse(field('data') ?? 'null') };
+    });
+}

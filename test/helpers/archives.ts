@@ -1,0 +1,82 @@
+/** Archives for tests: fixture apps packed as users pack them, and hostile ones built entry by entry. */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import * as tar from 'tar-stream';
+import yazl from 'yazl';
+
+export const FIXTURES = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
+
+export interface Entry {
+  name: string;
+  content?: string | Buffer;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+  linkname?: string;
+  mode?: number;
+}
+
+export async function tarOf(entries: Entry[], gzip = true): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise((resolve) => pack.on('end', resolve));
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const content = type === 'file' ? Buffer.from(e.content ?? '') : undefined;
+    pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), size: content?.length ?? 0 }, content);
+  }
+  pack.finalize();
+  await done;
+  const raw = Buffer.concat(chunks);
+  return gzip ? gzipSync(raw) : raw;
+}
+
+export async function zipOf(entries: Entry[]): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const e of entries) {
+    if (e.type === 'directory') zip.addEmptyDirectory(e.name);
+    else if (e.type === 'symlink') zip.addBuffer(Buffer.from(e.linkname ?? ''), e.name, { mode: 0o120777 });
+    else zip.addBuffer(Buffer.from(e.content ?? ''), e.name, { mode: e.mode ?? 0o100644 });
+  }
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const c of zip.outputStream as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/** yazl refuses unsafe names itself; zip-slip archives are patched after writing a same-length safe name. */
+export async function zipWithRawName(safeName: string, rawName: string, content: string): Promise<Buffer> {
+  if (safeName.length !== rawName.length) throw new Error('names must have the same length');
+  const buffer = await zipOf([{ name: safeName, content }]);
+  return Buffer.from(buffer.toString('latin1').split(safeName).join(rawName), 'latin1');
+}
+
+/** A fixture app's files, with package.json's version (and optionally name) replaced. */
+export async function fixtureEntries(app: string, overrides: { name?: string; version?: string } = {}, top?: string): Promise<Entry[]> {
+  const dir = path.join(FIXTURES, app);
+  const entries: Entry[] = [];
+  const walk = async (rel: string) => {
+    for (const name of (await readdir(path.join(dir, rel))).sort()) {
+      const relPath = rel ? `${rel}/${name}` : name;
+      const abs = path.join(dir, relPath);
+      if ((await stat(abs)).isDirectory()) {
+        entries.push({ name: `${relPath}/`, type: 'directory' });
+        await walk(relPath);
+        continue;
+      }
+      let content: string | Buffer = await readFile(abs);
+      if (relPath === 'package.json' && (overrides.version || overrides.name)) {
+        const pkg = JSON.parse(content.toString('utf8'));
+        content = JSON.stringify({ ...pkg, ...overrides }, null, 2);
+      }
+      entries.push({ name: relPath, content });
+    }
+  };
+  await walk('');
+  return top ? [{ name: `${top}/`, type: 'directory' }, ...entries.map((e) => ({ ...e, name: `${top}/${e.name}` }))] : entries;
+}
+
+export async function fixtureTgz(app: string, overrides: { name?: string; version?: string } = {}): Promise<Buffer> {
+  return tarOf(await fixtureEntries(app, overrides, app));
+}

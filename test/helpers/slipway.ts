@@ -1,0 +1,149 @@
+/**
+ * A real Slipway for integration tests: the API and the worker as child processes (as `npm start` runs
+ * them), a Redis from testcontainers, the machine's real Docker Engine, a temporary data dir, and an
+ * image prefix of its own so cleanup only ever touches what this run created.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
+import Docker from 'dockerode';
+import getPort from 'get-port';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+export const docker = new Docker();
+
+export interface Slipway {
+  url: string;
+  dataDir: string;
+  redisUrl: string;
+  prefix: string;
+  logFile: string;
+  redis: StartedRedisContainer;
+  api: ChildProcess;
+  worker: ChildProcess;
+  env: Record<string, string>;
+  /** Kills the worker (SIGKILL by default) and waits for it to be gone. */
+  killWorker(signal?: NodeJS.Signals): Promise<void>;
+  startWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRedis(): Promise<StartedRedisContainer> {
+  return new RedisContainer('redis:7-alpine').withCommand(['redis-server', '--protected-mode', 'no']).start();
+}
+
+export async function startSlipway(opts: { env?: Record<string, string>; redis?: StartedRedisContainer } = {}): Promise<Slipway> {
+  const redis = opts.redis ?? (await startRedis());
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'slipway-test-'));
+  const port = await getPort();
+  const prefix = `slipwaytest${randomBytes(3).toString('hex')}/`;
+  const redisUrl = `redis://${redis.getHost()}:${redis.getPort()}`;
+  const logFile = path.join(dataDir, 'slipway.log');
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    REDIS_URL: redisUrl,
+    SLIPWAY_DATA_DIR: dataDir,
+    SLIPWAY_IMAGE_PREFIX: prefix,
+    SLIPWAY_HEALTH_TIMEOUT_S: '20',
+    SLIPWAY_STOP_GRACE_S: '2',
+    SLIPWAY_LOG_LEVEL: 'debug',
+    ...opts.env,
+  };
+
+  const spawn = (service: 'api' | 'worker') => {
+    const child = fork(path.join(root, `services/${service}/src/main.ts`), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    return child;
+  };
+  const ready = (child: ChildProcess, service: string) =>
+    new Promise<void>((resolve, reject) => {
+      child.on('message', (m: { type?: string }) => m?.type === 'ready' && resolve());
+      child.once('exit', (code) => reject(new Error(`${service} exited with ${code} before it was ready; see ${logFile}`)));
+    });
+
+  const slipway: Slipway = {
+    url: `http://127.0.0.1:${port}`,
+    dataDir,
+    redisUrl,
+    prefix,
+    logFile,
+    redis,
+    env,
+    api: spawn('api'),
+    worker: spawn('worker'),
+    async killWorker(signal = 'SIGKILL') {
+      const worker = slipway.worker;
+      if (worker.exitCode !== null || worker.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        worker.kill(signal);
+      });
+    },
+    async startWorker() {
+      slipway.worker = spawn('worker');
+      await ready(slipway.worker, 'worker');
+    },
+    async stop() {
+      for (const child of [slipway.api, slipway.worker]) {
+        if (child.exitCode === null && child.signalCode === null) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          });
+        }
+      }
+      await removeOwned(prefix);
+      if (!opts.redis) await redis.stop();
+      log.end();
+      if (!process.env.SLIPWAY_TEST_KEEP) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  await Promise.all([ready(slipway.api, 'api'), ready(slipway.worker, 'worker')]);
+  return slipway;
+}
+
+/** Containers and images of this run only: proven by label and by the run's own image prefix. */
+export async function removeOwned(prefix: string): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: ['io.slipway.app'] } });
+  for (const c of containers) {
+    if (c.Image.startsWith(prefix)) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+  }
+  const images = await docker.listImages({ filters: { label: ['io.slipway.app'] } });
+  for (const image of images) {
+    if ((image.RepoTags ?? []).some((t) => t.startsWith(prefix))) {
+      await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
+    }
+  }
+}
+
+export async function containersOf(prefix: string): Promise<Array<{ name: string; state: string; labels: Record<string, string> }>> {
+  const list = await docker.listContainers({ all: true, filters: { label: ['io.slipway.app'] } });
+  return list
+    .filter((c) => c.Image.startsWith(prefix))
+    .map((c) => ({ name: (c.Names[0] ?? '').slice(1), state: c.State, labels: c.Labels }));
+}
+
+export async function imageExists(ref: string): Promise<boolean> {
+  try {
+    await docker.getImage(ref).inspect();
+    return true;
+  } catch {
+    return false;
+  }
+}
