@@ -29,7 +29,7 @@ export async function upload(
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   form.append('archive', new Blob([archive]), fileName);
   const res = await fetch(`${base}/api/deploys`, { method: 'POST', body: form, signal: AbortSignal.timeout(60_000) });
-  return { status: res.status, body: await res.json(), headers: res.headers };
+  return { status: res.status, body: (await res.json()) as { deploy: Deploy; error?: { code: string; message: string } }, headers: res.headers };
 }
 
 export async function waitForDeploy(base: string, id: string, timeoutMs = 170_000): Promise<Deploy> {

@@ -107,8 +107,8 @@ describe('deploying an app', () => {
   it('answers 409 for a version that exists, and stores nothing', async () => {
     const res = await upload(slipway.url, await fixtureTgz('hello', { version: '2.0.0' }), 'hello.tgz');
     expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('version_exists');
-    expect(res.body.error.message).toMatch(/immutable/);
+    expect(res.body.error?.code).toBe('version_exists');
+    expect(res.body.error?.message).toMatch(/immutable/);
   });
 
   it('lets a failed version be uploaded again once fixed', async () => {
