@@ -62,3 +62,8 @@ function short(s: string): string {
   const clean = s.replace(/[\u0000-\u001f\u007f]/g, '?');
   return clean.length > 120 ? `${clean.slice(0, 117)}...` : clean;
 }
+
+/** yauzl's own entry-name checks (strictFileNames) fail with these messages: zip-slip and absolute names. */
+export function isUnsafeZipNameError(err: unknown): boolean {
+  return /invalid relative path|absolute path|invalid characters in fileName/.test((err as Error)?.message ?? '');
+}

@@ -9,7 +9,7 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import yauzl from 'yauzl';
 import { resolveIdentity } from '@slipway/contracts/names';
-import { checkEntryPath, sniffFile, type ArchiveFormat } from '@slipway/core/archive';
+import { checkEntryPath, isUnsafeZipNameError, sniffFile, type ArchiveFormat } from '@slipway/core/archive';
 import { AppError } from '../errors';
 import type { StoredUpload } from './receive';
 
@@ -45,6 +45,7 @@ async function readManifest(file: string, format: ArchiveFormat): Promise<Record
       throw new AppError(422, 'corrupt_archive', `package.json in the archive is not valid JSON: ${err.message}`);
     }
     if (err instanceof AppError) throw err;
+    if (isUnsafeZipNameError(err)) throw new AppError(422, 'unsafe_archive', `Refused: ${(err as Error).message}`);
     throw new AppError(422, 'corrupt_archive', `The archive could not be read: ${(err as Error).message}`);
   }
 }

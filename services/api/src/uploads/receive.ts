@@ -19,6 +19,9 @@ export interface StoredUpload {
   sha256: string;
 }
 
+/** How long a refused upload may keep sending before its connection is closed. */
+const DRAIN_LIMIT_MS = 30_000;
+
 type StorageCallback = (error: Error | null, info?: Partial<StoredUpload>) => void;
 
 /** A multer storage engine: write to `<dir>/<uuid>.upload` while hashing. */
@@ -66,10 +69,13 @@ export function receiveArchive(opts: { uploadsDir: string; maxBytes: number }): 
     if (!ctx.is('multipart/form-data')) {
       throw new AppError(400, 'archive_required', 'Send the archive as multipart/form-data in the field "archive"');
     }
-    // Refuse an announced oversize body before reading a byte of it. Multipart framing adds a little.
+    // Refuse an announced oversize body without storing a byte of it. Multipart framing adds a little.
+    // Node discards the unread body after the answer (no EPIPE for a client still sending); a client that
+    // keeps sending long after is cut off.
     const announced = Number(ctx.get('content-length'));
     if (announced && announced > opts.maxBytes + 64 * 1024) {
-      ctx.set('Connection', 'close');
+      const cutOff = setTimeout(() => ctx.req.complete || ctx.req.destroy(), DRAIN_LIMIT_MS).unref();
+      ctx.req.once('end', () => clearTimeout(cutOff));
       throw new AppError(413, 'payload_too_large', `The upload is larger than the ${maxMb} MiB limit (SLIPWAY_MAX_UPLOAD_MB)`);
     }
     try {

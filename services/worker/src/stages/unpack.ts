@@ -12,7 +12,7 @@ import { createGunzip } from 'node:zlib';
 import * as tarFs from 'tar-fs';
 import * as tarStream from 'tar-stream';
 import yauzl from 'yauzl';
-import { checkEntryPath, checkLinkTarget, sniffFile } from '@slipway/core/archive';
+import { checkEntryPath, checkLinkTarget, isUnsafeZipNameError, sniffFile } from '@slipway/core/archive';
 import { PipelineError } from '../errors';
 
 export interface UnpackInput {
@@ -84,46 +84,28 @@ function byteCap(maxBytes: number): Transform {
 async function untar(input: UnpackInput, staging: string, gzipped: boolean, counter: Counter): Promise<void> {
   let refusal: PipelineError | null = null;
   const extract = tarStream.extract();
-  const refuse = (err: PipelineError) => {
-    refusal ??= err;
-    extract.destroy(err);
-    return true;
-  };
-  // @types/tar-fs lags tar-fs 3 (no `extract` option, headers without linkname): typed here from tar-stream.
-  const options: Omit<tarFs.ExtractOptions, 'ignore'> & {
-    extract: tarStream.Extract;
-    chown: boolean;
-    strict: boolean;
-    ignore: (name: string, header?: tarStream.Header) => boolean;
-  } = {
+  // Registered before tar-fs's own listener, so every header is checked before tar-fs touches the disk.
+  extract.on('entry', (header: tarStream.Header, stream: NodeJS.EventEmitter) => {
+    // Destroying the extractor errors the entry stream too; that error is reported through the pipeline.
+    stream.on('error', () => {});
+    if (refusal) return;
+    try {
+      checkHeader(header, input, counter);
+    } catch (err) {
+      refusal = err as PipelineError;
+      extract.destroy(refusal);
+    }
+  });
+  const options: tarFs.ExtractOptions & { extract: tarStream.Extract; chown: boolean; strict: boolean } = {
     extract,
     chown: false,
     strict: true,
-    // Headers are checked here, before tar-fs touches the disk for them.
-    ignore: (_name, header) => {
-      if (!header) return false;
-      const checked = checkEntryPath(header.name);
-      if (!checked.ok) return refuse(new PipelineError('unsafe_archive', `Refused: ${checked.reason}`));
-      const type = header.type ?? 'file';
-      if (type === 'symlink') {
-        const link = checkLinkTarget(checked.path, header.linkname ?? '');
-        if (!link.ok) return refuse(new PipelineError('unsafe_archive', `Refused: ${link.reason}`));
-      } else if (type === 'link') {
-        return refuse(new PipelineError('unsafe_archive', `Refused: hard link "${checked.path}"`));
-      } else if (type !== 'file' && type !== 'directory') {
-        return refuse(new PipelineError('unsafe_archive', `Refused: "${checked.path}" is a ${type}, only files, folders and links are allowed`));
-      }
-      try {
-        countEntry(input, counter, header.size ?? 0);
-      } catch (err) {
-        return refuse(err as PipelineError);
-      }
-      return false;
-    },
+    ignore: () => refusal !== null,
     // Directories without write permission for us would stop the extraction half-way.
     dmode: 0o700,
     fmode: 0o600,
   };
+  // @types/tar-fs lags tar-fs 3 (no `extract` option): typed above from tar-stream.
   const sink = tarFs.extract(staging, options as unknown as tarFs.ExtractOptions);
 
   const source = createReadStream(input.archivePath);
@@ -132,10 +114,25 @@ async function untar(input: UnpackInput, staging: string, gzipped: boolean, coun
   try {
     await pipeline([...stages, sink] as unknown as [Readable, NodeJS.WritableStream]);
   } catch (err) {
-    if (refusal) throw refusal;
-    throw asArchiveError(err);
+    throw refusal ?? asArchiveError(err);
   }
   if (refusal) throw refusal;
+}
+
+/** Refuses the whole archive for one bad header: unsafe name, link leaving the folder, special file, caps. */
+function checkHeader(header: tarStream.Header, input: UnpackInput, counter: Counter): void {
+  const checked = checkEntryPath(header.name);
+  if (!checked.ok) throw new PipelineError('unsafe_archive', `Refused: ${checked.reason}`);
+  const type = header.type ?? 'file';
+  if (type === 'symlink') {
+    const link = checkLinkTarget(checked.path, header.linkname ?? '');
+    if (!link.ok) throw new PipelineError('unsafe_archive', `Refused: ${link.reason}`);
+  } else if (type === 'link') {
+    throw new PipelineError('unsafe_archive', `Refused: hard link "${checked.path}"`);
+  } else if (type !== 'file' && type !== 'directory') {
+    throw new PipelineError('unsafe_archive', `Refused: "${checked.path}" is a ${type}; only files, folders and links are allowed`);
+  }
+  countEntry(input, counter, header.size ?? 0);
 }
 
 async function unzip(input: UnpackInput, staging: string, counter: Counter): Promise<void> {
@@ -220,6 +217,7 @@ function asArchiveError(err: unknown): PipelineError {
   if (code === 'ENOSPC') return new PipelineError('engine_error', 'No space left on the data disk while unpacking', false);
   if (/not a valid (path|symlink|hardlink)/.test(message)) return new PipelineError('unsafe_archive', `Refused: ${message.replace(/^.*?\/\.unpack-[^/]+\/?/, '')}`);
   if (/unsupported type/.test(message)) return new PipelineError('unsafe_archive', `Refused: ${message}`);
+  if (isUnsafeZipNameError(err)) return new PipelineError('unsafe_archive', `Refused: ${message}`);
   return new PipelineError('corrupt_archive', `The archive is corrupt or truncated: ${message}`);
 }
 
