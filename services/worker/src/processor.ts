@@ -38,7 +38,12 @@ export function createProcessor(ctx: WorkerContext) {
       await leaveLine(ctx.redis, data.app, data.deployId);
       return { port: record?.port ?? 0 };
     }
-    if (record.status === 'running') await clearInterrupted(ctx, data);
+    if (record.status === 'running') {
+      await clearInterrupted(ctx, data);
+      await appendEvents(ctx.redis, data.deployId, [
+        { type: 'log', stage: record.stage, line: 'The previous attempt was interrupted (its worker stopped); starting again' },
+      ]);
+    }
 
     const attempt = job.attemptsStarted;
     const report = new Reporter(ctx.redis, ctx.store, data.deployId);
