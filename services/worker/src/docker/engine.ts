@@ -82,7 +82,7 @@ export class Engine {
    */
   async build(
     context: Readable,
-    opts: { tag: string; labels: Record<string, string>; dockerfile: string; buildargs: Record<string, string>; timeoutMs: number },
+    opts: { tag: string; dockerfile: string; buildargs: Record<string, string>; timeoutMs: number },
     onLine: (line: string) => void,
   ): Promise<{ imageId: string }> {
     const abort = new AbortController();
@@ -102,7 +102,6 @@ export class Engine {
     try {
       const stream = (await this.docker.buildImage(context as unknown as NodeJS.ReadableStream, {
         t: opts.tag,
-        labels: opts.labels,
         dockerfile: opts.dockerfile,
         buildargs: opts.buildargs,
         rm: true,

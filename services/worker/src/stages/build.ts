@@ -33,27 +33,29 @@ export interface BuiltImage {
 
 /** Manifests the template installs in their own cached layer. */
 const DEPENDENCY_MANIFESTS = ['package.json', 'package-lock.json', 'npm-shrinkwrap.json'];
+const MAX_DOCKERFILE_BYTES = 1024 * 1024;
 /** Never part of a template build: dependencies are installed inside the image, history is not needed. */
 const TEMPLATE_IGNORES = ['node_modules', '.git'];
 
 export async function build(engine: Engine, input: BuildInput, onLine: (line: string) => void): Promise<BuiltImage> {
   const dir = input.source.dir;
-  const own = await exists(path.join(dir, 'Dockerfile'));
-  const context = own ? await ownContext(dir) : await templateContext(dir);
-  onLine(own ? 'Building with the app\'s own Dockerfile' : `Building with the Node template (base image ${input.baseImage})`);
+  const own = await readFile(path.join(dir, 'Dockerfile'), 'utf8').catch(() => null);
+  if (own !== null && Buffer.byteLength(own) > MAX_DOCKERFILE_BYTES) throw new PipelineError('build_failed', 'The Dockerfile is larger than 1 MiB');
+  const dockerfile = withLabels(own ?? (await readFile(TEMPLATE_PATH, 'utf8')), input.labels);
+  const context = await packContext(dir, dockerfile, own === null);
+  onLine(own !== null ? "Building with the app's own Dockerfile" : `Building with the Node template (base image ${input.baseImage})`);
   try {
     const { imageId } = await engine.build(
       context,
       {
         tag: input.image,
-        labels: input.labels,
-        dockerfile: own ? 'Dockerfile' : '.slipway/Dockerfile',
-        buildargs: own ? {} : { BASE_IMAGE: input.baseImage },
+        dockerfile: '.slipway/Dockerfile',
+        buildargs: own !== null ? {} : { BASE_IMAGE: input.baseImage },
         timeoutMs: input.timeoutMs,
       },
       onLine,
     );
-    return { image: input.image, imageId, template: !own };
+    return { image: input.image, imageId, template: own === null };
   } catch (err) {
     if (err instanceof BuildError) throw new PipelineError(err.timedOut ? 'build_timeout' : 'build_failed', err.message);
     if (err instanceof EngineError) throw new PipelineError('engine_error', err.message, true);
@@ -61,37 +63,30 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
   }
 }
 
-async function ignoreFilter(dir: string, extra: string[] = []): Promise<(rel: string) => boolean> {
-  const rules = await readFile(path.join(dir, '.dockerignore'), 'utf8').catch(() => '');
-  const ig = dockerignore({ ignorecase: false }).add(rules).add(extra);
-  return (rel) => ig.ignores(rel);
-}
-
-/** Like `docker build`: .dockerignore applies, but Dockerfile and .dockerignore are always sent. */
-async function ownContext(dir: string): Promise<Readable> {
-  const ignored = await ignoreFilter(dir);
-  return tarFs.pack(dir, {
-    ignore: (name) => {
-      const rel = path.relative(dir, name);
-      return rel !== 'Dockerfile' && rel !== '.dockerignore' && ignored(rel);
-    },
-    map: owned,
-  }) as unknown as Readable;
+/**
+ * The image's labels as one LABEL line at the end of the Dockerfile: the builder's `labels` option adds
+ * one step per label, each a container and a commit. The values are validated names, versions and ids.
+ */
+export function withLabels(dockerfile: string, labels: Record<string, string>): string {
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  return `${dockerfile.replace(/\s*$/, '')}\n\n# Added by Slipway\nLABEL ${pairs.join(' ')}\n`;
 }
 
 /**
- * The app's files plus `.slipway/`: the template as Dockerfile, the dependency manifests alone
- * (so `npm ci` is cached until they change) and the start script chosen from package.json / Makefile.
- * The app's .dockerignore is applied here and not sent, so it cannot hide `.slipway/` from the builder.
+ * The app's files, filtered by its .dockerignore as the docker CLI does, plus `.slipway/`: the Dockerfile
+ * to build (the app's own or the template, with Slipway's labels). For the template also the dependency
+ * manifests alone (so `npm ci` is cached until they change) and the start script. The .dockerignore itself
+ * is not sent, so the builder cannot apply it a second time and hide `.slipway/`.
  */
-async function templateContext(dir: string): Promise<Readable> {
-  const ignored = await ignoreFilter(dir, TEMPLATE_IGNORES);
-  const template = await readFile(TEMPLATE_PATH);
-  const start = await startScript(dir);
-  const manifests: Array<{ name: string; content: Buffer }> = [];
-  for (const name of DEPENDENCY_MANIFESTS) {
-    const content = await readFile(path.join(dir, name)).catch(() => null);
-    if (content) manifests.push({ name, content });
+async function packContext(dir: string, dockerfile: string, template: boolean): Promise<Readable> {
+  const ignored = await ignoreFilter(dir, template ? TEMPLATE_IGNORES : []);
+  const extra: Array<{ name: string; content: Buffer | string; mode?: number }> = [{ name: '.slipway/Dockerfile', content: dockerfile }];
+  if (template) {
+    extra.push({ name: '.slipway/start.sh', content: await startScript(dir), mode: 0o755 }, { name: '.slipway/deps/.keep', content: '' });
+    for (const name of DEPENDENCY_MANIFESTS) {
+      const content = await readFile(path.join(dir, name)).catch(() => null);
+      if (content) extra.push({ name: `.slipway/deps/${name}`, content });
+    }
   }
   return tarFs.pack(dir, {
     ignore: (name) => {
@@ -101,15 +96,16 @@ async function templateContext(dir: string): Promise<Readable> {
     map: owned,
     finalize: false,
     finish(pack) {
-      const add = (name: string, content: Buffer | string, mode = 0o644) =>
-        pack.entry({ name, mode, uid: 0, gid: 0, mtime: new Date(0) }, content);
-      add('.slipway/Dockerfile', template);
-      add('.slipway/start.sh', start, 0o755);
-      add('.slipway/deps/.keep', '');
-      for (const m of manifests) add(`.slipway/deps/${m.name}`, m.content);
+      for (const e of extra) pack.entry({ name: e.name, mode: e.mode ?? 0o644, uid: 0, gid: 0, mtime: new Date(0) }, e.content);
       pack.finalize();
     },
   }) as unknown as Readable;
+}
+
+async function ignoreFilter(dir: string, extra: string[]): Promise<(rel: string) => boolean> {
+  const rules = await readFile(path.join(dir, '.dockerignore'), 'utf8').catch(() => '');
+  const ig = dockerignore({ ignorecase: false }).add(rules).add(extra);
+  return (rel) => ig.ignores(rel);
 }
 
 /** SPEC §3: `npm start`, else `node <main>`, else the Makefile's `start`, else index.js/server.js. */
@@ -118,7 +114,9 @@ export async function startScript(dir: string): Promise<string> {
   const scripts = (pkg?.scripts ?? {}) as Record<string, unknown>;
   let command: string | null = null;
   if (typeof scripts.start === 'string' && scripts.start.trim()) command = 'npm start';
-  else if (typeof pkg?.main === 'string' && pkg.main.trim() && (await exists(path.join(dir, pkg.main)))) command = `node ${shellQuote(pkg.main)}`;
+  else if (typeof pkg?.main === 'string' && pkg.main.trim() && (await someExists(dir, [pkg.main, `${pkg.main}.js`]))) {
+    command = `node ${shellQuote(pkg.main)}`;
+  }
   else if (await makefileHasTarget(dir, 'start')) command = 'make start';
   else if (await exists(path.join(dir, 'index.js'))) command = 'node index.js';
   else if (await exists(path.join(dir, 'server.js'))) command = 'node server.js';
@@ -143,6 +141,11 @@ function shellQuote(value: string): string {
 /** Files enter the image owned by root, whatever uid the archive carried. */
 function owned(header: Headers): Headers {
   return Object.assign(header, { uid: 0, gid: 0, uname: 'root', gname: 'root' });
+}
+
+async function someExists(dir: string, names: string[]): Promise<boolean> {
+  for (const name of names) if (await exists(path.join(dir, name))) return true;
+  return false;
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -13,7 +13,6 @@ export interface HealthInput {
   host: string;
   path: string;
   timeoutMs: number;
-  intervalMs?: number;
   probeTimeoutMs?: number;
 }
 
@@ -25,7 +24,6 @@ export interface Healthy extends Candidate {
 export async function waitHealthy(engine: Engine, input: HealthInput, onProgress?: (fraction: number) => void): Promise<Healthy> {
   const began = Date.now();
   const deadline = began + input.timeoutMs;
-  const interval = input.intervalMs ?? 250;
   let lastProblem = 'no answer yet';
   while (Date.now() < deadline) {
     const state = await engine.state(input.candidate.containerId);
@@ -41,7 +39,8 @@ export async function waitHealthy(engine: Engine, input: HealthInput, onProgress
     }
     lastProblem = typeof status === 'number' ? `answered ${status}` : status;
     onProgress?.(Math.min(1, (Date.now() - began) / input.timeoutMs));
-    await sleep(interval);
+    // Most apps answer within a second or two: probe often at first, then back off.
+    await sleep(Date.now() - began < 5000 ? 100 : 500);
   }
   throw new PipelineError(
     'unhealthy',

@@ -32,8 +32,8 @@ const DEFAULT_CONTAINER_PORT = 3000;
 
 export async function start(engine: Engine, input: StartInput): Promise<Candidate> {
   const name = containerName(input.app, input.version);
+  const [leftover, exposed] = await Promise.all([engine.findContainerByName(name), engine.imageExposedPort(input.image)]);
   // A container of this name can only be a leftover of an earlier attempt at this very version.
-  const leftover = await engine.findContainerByName(name);
   if (leftover) {
     if (leftover.labels['io.slipway.app'] !== input.app) {
       throw new PipelineError('start_failed', `A container named ${name} exists and was not made by Slipway; remove or rename it`);
@@ -41,7 +41,7 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
     await engine.remove(leftover.id);
   }
 
-  const containerPort = (await engine.imageExposedPort(input.image)) ?? DEFAULT_CONTAINER_PORT;
+  const containerPort = exposed ?? DEFAULT_CONTAINER_PORT;
   // get-port checks that the port is free now; another process may still take it before Docker binds it.
   for (let attempt = 1; ; attempt++) {
     const hostPort = await getPort({ host: input.bind, exclude: input.takenPorts });

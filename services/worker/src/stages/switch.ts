@@ -25,24 +25,28 @@ export interface Live {
 }
 
 export async function switchTo(engine: Engine, store: Store, input: SwitchInput, onLine: (line: string) => void): Promise<Live> {
-  const before = await store.getAppRecord(input.app);
+  const [before, containers] = await Promise.all([store.getAppRecord(input.app), engine.listContainers({ [LABEL.app]: input.app })]);
   const startedAt = new Date().toISOString();
   const replaced = before.current && before.current !== input.version ? before.current : null;
-  await store.setAppRecord(input.app, {
-    current: input.version,
-    previous: replaced ?? before.previous,
-    port: input.healthy.hostPort,
-    containerId: input.healthy.containerId,
-    startedAt,
-  });
-  await store.settleVersion(input.app, input.version, input.deployId, 'ok');
+  await Promise.all([
+    store.setAppRecord(input.app, {
+      current: input.version,
+      previous: replaced ?? before.previous,
+      port: input.healthy.hostPort,
+      containerId: input.healthy.containerId,
+      startedAt,
+    }),
+    store.settleVersion(input.app, input.version, input.deployId, 'ok'),
+  ]);
 
   // Everything else of this app goes: the previous version, and leftovers of interrupted deploys.
-  const others = (await engine.listContainers({ [LABEL.app]: input.app })).filter((c) => c.id !== input.healthy.containerId);
-  for (const container of others) {
-    onLine(`Stopping ${container.name} (grace ${input.stopGraceS} s)`);
-    await engine.stopAndRemove(container.id, input.stopGraceS);
-  }
+  const others = containers.filter((c) => c.id !== input.healthy.containerId);
+  await Promise.all(
+    others.map((container) => {
+      onLine(`Stopping ${container.name} (grace ${input.stopGraceS} s)`);
+      return engine.stopAndRemove(container.id, input.stopGraceS);
+    }),
+  );
   return {
     app: input.app,
     version: input.version,

@@ -1,0 +1,154 @@
+/**
+ * bench/deploy: a no-dependency app deployed through Slipway against the raw docker CLI doing the same
+ * work in the same run (docker build of the same context + docker run + first HTTP 200 + stopping the
+ * previous container), alternating, warm layer cache, each run changing one source file. Then a 1 GiB
+ * upload and the API's RSS growth while it streams to disk.
+ *
+ *   npx tsx bench/deploy.ts [runs=5]
+ */
+import { execFile, spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { call, get, upload, waitForDeploy } from '../test/helpers/api';
+import { FIXTURES, tarOf, type Entry } from '../test/helpers/archives';
+import { startSlipway } from '../test/helpers/slipway';
+import { startScript, TEMPLATE_PATH } from '../services/worker/src/stages/build';
+
+const run = promisify(execFile);
+const runs = Number(process.argv[2] ?? 5);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function firstOk(port: number): Promise<void> {
+  for (;;) {
+    try {
+      if ((await get(`http://127.0.0.1:${port}/`, 1000)).status === 200) return;
+    } catch {
+      // not yet
+    }
+    await sleep(25);
+  }
+}
+
+/** The hello fixture with a marker file that changes every run (a code-only change). */
+async function appEntries(marker: string): Promise<Entry[]> {
+  const dir = path.join(FIXTURES, 'hello');
+  return [
+    { name: 'package.json', content: await readFile(path.join(dir, 'package.json')) },
+    { name: 'server.js', content: await readFile(path.join(dir, 'server.js')) },
+    { name: 'marker.txt', content: marker },
+  ];
+}
+
+/** The context Slipway's template build sends, laid out on disk for `docker build`. */
+async function rawContext(marker: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'slipway-bench-'));
+  for (const e of await appEntries(marker)) await writeFile(path.join(dir, e.name), e.content ?? '');
+  await mkdir(path.join(dir, '.slipway', 'deps'), { recursive: true });
+  await cp(TEMPLATE_PATH, path.join(dir, '.slipway', 'Dockerfile'));
+  await writeFile(path.join(dir, '.slipway', 'start.sh'), await startScript(dir), { mode: 0o755 });
+  await writeFile(path.join(dir, '.slipway', 'deps', '.keep'), '');
+  await cp(path.join(dir, 'package.json'), path.join(dir, '.slipway', 'deps', 'package.json'));
+  return dir;
+}
+
+async function rawDeploy(i: number, previous: string | null): Promise<{ ms: number; container: string }> {
+  const ctx = await rawContext(`raw ${i} ${Date.now()}`);
+  const began = performance.now();
+  await run('docker', ['build', '-q', '-f', path.join(ctx, '.slipway/Dockerfile'), '--build-arg', 'BASE_IMAGE=node:20-slim', '-t', `slipway-bench-raw:${i}`, ctx]);
+  const { stdout } = await run('docker', ['run', '-d', '--init', '-e', 'PORT=3000', '-p', '127.0.0.1::3000', `slipway-bench-raw:${i}`]);
+  const container = stdout.trim();
+  const port = Number((await run('docker', ['port', container, '3000/tcp'])).stdout.trim().split(':').pop());
+  await firstOk(port);
+  if (previous) await run('docker', ['rm', '-f', previous]);
+  const ms = performance.now() - began;
+  await rm(ctx, { recursive: true, force: true });
+  return { ms, container };
+}
+
+async function main() {
+  const slipway = await startSlipway({ env: { SLIPWAY_MAX_UPLOAD_MB: '2048', SLIPWAY_LOG_LEVEL: 'warn' } });
+  const raw: number[] = [];
+  const through: number[] = [];
+  let previous: string | null = null;
+  try {
+    // Warm both caches once (base image layers, the dependency layer).
+    previous = (await rawDeploy(0, null)).container;
+    const warm = await upload(slipway.url, await tarOf(await appEntries('warm')), 'hello.tgz', { app: 'bench', version: '0' });
+    await waitForDeploy(slipway.url, warm.body.deploy.id);
+
+    for (let i = 1; i <= runs; i++) {
+      const r = await rawDeploy(i, previous);
+      previous = r.container;
+      raw.push(r.ms);
+
+      const archive = await tarOf(await appEntries(`slipway ${i} ${Date.now()}`));
+      const began = performance.now();
+      const res = await upload(slipway.url, archive, 'hello.tgz', { app: 'bench', version: String(i) });
+      let deploy = res.body.deploy;
+      while (deploy.status !== 'succeeded' && deploy.status !== 'failed') {
+        await sleep(25);
+        deploy = (await call(slipway.url, 'GET', `/api/deploys/${deploy.id}`)).body.deploy;
+      }
+      if (deploy.status !== 'succeeded') throw new Error(`deploy failed: ${JSON.stringify(deploy.error)}`);
+      await firstOk(deploy.port!);
+      through.push(performance.now() - began);
+      console.log(`run ${i}: raw docker ${raw.at(-1)!.toFixed(0)} ms, slipway ${through.at(-1)!.toFixed(0)} ms`);
+    }
+
+    const rss = await bigUpload(slipway.url, slipway.api.pid!);
+    const result = {
+      date: new Date().toISOString(),
+      runs,
+      rawMedianMs: Math.round(median(raw)),
+      slipwayMedianMs: Math.round(median(through)),
+      ratio: Number((median(through) / median(raw)).toFixed(3)),
+      upload1GiB: rss,
+    };
+    console.log(JSON.stringify(result, null, 2));
+    await mkdir(path.join('bench', 'results'), { recursive: true });
+    await writeFile(path.join('bench', 'results', `deploy-${Date.now()}.json`), JSON.stringify({ ...result, raw, through }, null, 2));
+  } finally {
+    if (previous) await run('docker', ['rm', '-f', previous]).catch(() => {});
+    const { stdout } = await run('docker', ['images', '-q', 'slipway-bench-raw']);
+    const ids = [...new Set(stdout.split('\n').filter(Boolean))];
+    if (ids.length) await run('docker', ['rmi', '-f', ...ids]).catch(() => {});
+    await slipway.stop();
+  }
+}
+
+/** Streams 1 GiB through curl to the API and samples the API's RSS every 50 ms. */
+async function bigUpload(base: string, apiPid: number) {
+  const file = path.join(tmpdir(), 'slipway-bench-1g.tgz');
+  const handle = await open(file, 'w');
+  await handle.truncate(1024 ** 3);
+  await handle.write(Buffer.from([0x1f, 0x8b]), 0, 2, 0);
+  await handle.close();
+  const rssKb = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${apiPid}/status`, 'utf8'))?.[1] ?? 0);
+  const baseline = await rssKb();
+  let peak = baseline;
+  const sampler = setInterval(() => void rssKb().then((kb) => (peak = Math.max(peak, kb))), 50);
+  const began = performance.now();
+  const status = await new Promise<string>((resolve, reject) => {
+    const curl = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-F', 'app=big', '-F', 'version=1', '-F', `archive=@${file}`, `${base}/api/deploys`]);
+    let out = '';
+    curl.stdout.on('data', (c: Buffer) => (out += c));
+    curl.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`curl exited ${code}`))));
+  });
+  const seconds = (performance.now() - began) / 1000;
+  clearInterval(sampler);
+  await rm(file, { force: true });
+  return {
+    status: Number(status),
+    seconds: Number(seconds.toFixed(2)),
+    mibPerSecond: Math.round(1024 / seconds),
+    rssBaselineMiB: Math.round(baseline / 1024),
+    rssPeakMiB: Math.round(peak / 1024),
+    rssGrowthMiB: Math.round((peak - baseline) / 1024),
+  };
+}
+
+await main();
+process.exit(0);
