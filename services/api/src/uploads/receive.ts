@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -69,13 +70,12 @@ export function receiveArchive(opts: { uploadsDir: string; maxBytes: number }): 
     if (!ctx.is('multipart/form-data')) {
       throw new AppError(400, 'archive_required', 'Send the archive as multipart/form-data in the field "archive"');
     }
-    // Refuse an announced oversize body without storing a byte of it. Multipart framing adds a little.
-    // Node discards the unread body after the answer (no EPIPE for a client still sending); a client that
-    // keeps sending long after is cut off.
+    // Refuse an announced oversize body without storing a byte of it (multipart framing adds a little).
+    // The body is read and discarded before answering, as multer does, so a client still sending gets the
+    // 413 instead of a broken pipe; one that keeps sending past DRAIN_LIMIT_MS is cut off.
     const announced = Number(ctx.get('content-length'));
     if (announced && announced > opts.maxBytes + 64 * 1024) {
-      const cutOff = setTimeout(() => ctx.req.complete || ctx.req.destroy(), DRAIN_LIMIT_MS).unref();
-      ctx.req.once('end', () => clearTimeout(cutOff));
+      if (!(await drained(ctx.req, DRAIN_LIMIT_MS))) ctx.set('Connection', 'close');
       throw new AppError(413, 'payload_too_large', `The upload is larger than the ${maxMb} MiB limit (SLIPWAY_MAX_UPLOAD_MB)`);
     }
     try {
@@ -85,6 +85,22 @@ export function receiveArchive(opts: { uploadsDir: string; maxBytes: number }): 
     }
     await next();
   };
+}
+
+/** Reads and discards a request body; false when it did not end in time. */
+function drained(req: IncomingMessage, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (req.complete) return resolve(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    const done = (ended: boolean) => {
+      clearTimeout(timer);
+      req.off('end', onEnd).off('close', onClose);
+      resolve(ended);
+    };
+    const onEnd = () => done(true);
+    const onClose = () => done(req.complete);
+    req.on('end', onEnd).on('close', onClose).resume();
+  });
 }
 
 function multerError(err: unknown, maxMb: number): unknown {
