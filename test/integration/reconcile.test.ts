@@ -1,0 +1,47 @@
+/**
+ * Docker's labels are the source of truth (SPEC §3): a worker starting up makes Slipway's records agree
+ * with what really runs, and removes candidates that belong to no deploy in progress.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, upload, waitForDeploy } from '../helpers/api';
+import { fixtureTgz } from '../helpers/archives';
+import { containersOf, docker, startSlipway, type Slipway } from '../helpers/slipway';
+
+let slipway: Slipway;
+
+beforeAll(async () => {
+  slipway = await startSlipway();
+});
+afterAll(async () => {
+  await slipway?.stop();
+});
+
+describe('reconciliation at worker start', () => {
+  it('rebuilds lost records from labels and removes orphan candidates', async () => {
+    const res = await upload(slipway.url, await fixtureTgz('hello', { version: '1.0.0' }), 'hello.tgz');
+    const live = await waitForDeploy(slipway.url, res.body.deploy.id);
+    expect(live.status).toBe('succeeded');
+
+    // An orphan: a labelled container of a deploy nobody knows (as a crash between start and record could leave).
+    const orphan = await docker.createContainer({
+      name: 'slipway-hello-orphan',
+      Image: `${slipway.prefix}hello:1.0.0`,
+      Labels: { 'io.slipway.managed': 'true', 'io.slipway.app': 'hello', 'io.slipway.version': 'orphan', 'io.slipway.deploy': 'd0000000000000000' },
+    });
+    // Redis loses everything.
+    const redis = new Redis(slipway.redisUrl);
+    await redis.flushall();
+    await redis.quit();
+
+    await slipway.killWorker('SIGTERM');
+    await slipway.startWorker();
+
+    const { body } = await call(slipway.url, 'GET', '/api/apps');
+    expect(body.apps).toEqual([
+      expect.objectContaining({ name: 'hello', current: expect.objectContaining({ version: '1.0.0', port: live.port }) }),
+    ]);
+    expect((await containersOf(slipway.prefix)).map((c) => c.name)).toEqual(['slipway-hello-1.0.0']);
+    await expect(docker.getContainer(orphan.id).inspect()).rejects.toThrow();
+  });
+});
