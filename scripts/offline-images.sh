@@ -47,6 +47,13 @@ with_libs() {
   done
 }
 
+# The root folder as an image under its real name.
+import_root() {
+  local root=$1 image=$2; shift 2
+  tar --numeric-owner -C "$root" -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$@" - "$image" >/dev/null
+}
+
 if $force || ! have_image "$NODE_IMAGE"; then
   need node "Node.js"; need npm "npm"; need make "apt-get install -y make"
   root="$work/node"
@@ -61,11 +68,8 @@ if $force || ! have_image "$NODE_IMAGE"; then
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/bin/npx"
   # Without the host's CA bundle npm retries TLS errors for 40 s inside builds.
   printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nupdate-notifier=false\nfund=false\naudit=false\n' >"$root/usr/etc/npmrc"
-  tar --numeric-owner -C "$root" -c . | docker import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
-    --change 'WORKDIR /app' \
-    --change 'CMD ["node"]' - "$NODE_IMAGE" >/dev/null
+  import_root "$root" "$NODE_IMAGE" \
+    --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' --change 'WORKDIR /app' --change 'CMD ["node"]'
   echo "offline-images: built $NODE_IMAGE from the host's node $(node --version)"
 else
   echo "offline-images: $NODE_IMAGE is present, kept"
@@ -78,11 +82,8 @@ if $force || ! have_image "$REDIS_IMAGE"; then
   with_libs "$root" "$(command -v redis-server)"
   with_libs "$root" "$(command -v redis-cli)"
   mkdir -p "$root/data"
-  tar --numeric-owner -C "$root" -c . | docker import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'WORKDIR /data' \
-    --change 'EXPOSE 6379' \
-    --change 'CMD ["redis-server","--protected-mode","no"]' - "$REDIS_IMAGE" >/dev/null
+  import_root "$root" "$REDIS_IMAGE" \
+    --change 'WORKDIR /data' --change 'EXPOSE 6379' --change 'CMD ["redis-server","--protected-mode","no"]'
   echo "offline-images: built $REDIS_IMAGE from the host's $(redis-server --version | cut -d' ' -f1-3)"
 else
   echo "offline-images: $REDIS_IMAGE is present, kept"

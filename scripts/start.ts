@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadSettings, SettingsError } from '@slipway/core/config';
+import { loadSettings, settingsOrExit } from '@slipway/core/config';
 import { Engine } from '@slipway/worker/docker/engine';
 import { DOCKER_MISSING_HELP } from '@slipway/worker/docker/help';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis';
@@ -12,16 +12,7 @@ import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (msg: string) => console.log(`[slipway] ${msg}`);
 
-let settings: ReturnType<typeof loadSettings>;
-try {
-  settings = loadSettings(process.env);
-} catch (err) {
-  if (err instanceof SettingsError) {
-    console.error(`[slipway] ${err.message}\nNothing was started. Fix the setting(s) above; see README.md#settings.`);
-    process.exit(2);
-  }
-  throw err;
-}
+const settings = settingsOrExit(() => loadSettings(process.env));
 
 const engine = new Engine(settings.dockerHost);
 if (!(await engine.ping(5000))) {

@@ -144,6 +144,17 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
   });
 }
 
+/** For a process's entry point: a bad setting prints what is wrong and exits 2, without a stack trace. */
+export function settingsOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof SettingsError)) throw err;
+    console.error(`[slipway] ${err.message}\nNothing was started. Fix the setting(s) above; see README.md#settings.`);
+    process.exit(2);
+  }
+}
+
 /** For docs and `--help`: every setting with its default and meaning. */
 export function describeSettings(): Array<{ name: string; default: string | undefined; meaning: string }> {
   return (Object.keys(SETTINGS) as Key[]).map((name) => ({

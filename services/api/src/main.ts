@@ -1,7 +1,7 @@
 /** The API process: HTTP in, records and jobs out. It never talks to Docker (only the worker does). */
 import { createServer } from 'node:http';
 import { mkdir } from 'node:fs/promises';
-import { dataPaths } from '@slipway/core/config';
+import { dataPaths, settingsOrExit } from '@slipway/core/config';
 import { createLogger } from '@slipway/core/logger';
 import { createDeployQueue } from '@slipway/core/queue';
 import { createRedis } from '@slipway/core/redis';
@@ -11,7 +11,7 @@ import { loadApiConfig } from './config';
 import { EventHub } from './event-hub';
 import { SseHub } from './sse';
 
-const { settings, redisUrl } = loadApiConfig();
+const { settings, redisUrl } = settingsOrExit(() => loadApiConfig());
 const log = createLogger('api', settings.logLevel);
 
 await mkdir(dataPaths(settings.dataDir).uploads, { recursive: true });

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Worker } from 'bullmq';
 import { QUEUE_NAME, type DeployJob } from '@slipway/contracts/job';
-import { dataPaths } from '@slipway/core/config';
+import { dataPaths, settingsOrExit } from '@slipway/core/config';
 import { createLogger } from '@slipway/core/logger';
 import { createDeployQueue } from '@slipway/core/queue';
 import { createRedis, waitReady } from '@slipway/core/redis';
@@ -16,7 +16,7 @@ import { reconcile } from './reconcile';
 
 const RECONCILE_EVERY_MS = 30_000;
 
-const { settings, redisUrl } = loadWorkerConfig();
+const { settings, redisUrl } = settingsOrExit(() => loadWorkerConfig());
 const log = createLogger('worker', settings.logLevel);
 
 const engine = new Engine(settings.dockerHost);
