@@ -1,6 +1,6 @@
 /**
  * `npm start`: checks the Docker Engine, starts an embedded Redis when REDIS_URL is unset, then runs
- * the API and the worker as child processes and keeps them running. Ctrl-C stops all of it.
+ * the API, the worker and the gateway as child processes and keeps them running. Ctrl-C stops all of it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ if (!redisUrl) {
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
-function run(service: 'api' | 'worker', restarts = 0): void {
+function run(service: 'api' | 'worker' | 'gateway', restarts = 0): void {
   const child = fork(`${root}services/${service}/src/main.ts`, [], {
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, REDIS_URL: redisUrl },
@@ -56,8 +56,9 @@ function run(service: 'api' | 'worker', restarts = 0): void {
 }
 
 run('worker');
+run('gateway');
 run('api');
-say(`API and panel: http://${settings.host}:${settings.port}/   data: ${settings.dataDir}`);
+say(`API and panel: http://${settings.host}:${settings.port}/   apps: http://<app>.${settings.domain}:${settings.gatewayPort}/   data: ${settings.dataDir}`);
 
 async function stop(code = 0): Promise<void> {
   if (stopping) return;

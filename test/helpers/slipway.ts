@@ -26,6 +26,9 @@ export interface Slipway {
   redis: StartedRedisContainer;
   api: ChildProcess;
   worker: ChildProcess;
+  gateway: ChildProcess;
+  /** The gateway's address; requests name the app in their Host header (`<app>.localhost`). */
+  gatewayUrl: string;
   env: Record<string, string>;
   /** Kills the worker (SIGKILL by default) and waits for it to be gone. */
   killWorker(signal?: NodeJS.Signals): Promise<void>;
@@ -41,12 +44,14 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
   const redis = opts.redis ?? (await startRedis());
   const dataDir = await mkdtemp(path.join(tmpdir(), 'slipway-test-'));
   const port = await getPort();
+  const gatewayPort = await getPort();
   const prefix = `slipwaytest${randomBytes(3).toString('hex')}/`;
   const redisUrl = `redis://${redis.getHost()}:${redis.getPort()}`;
   const logFile = path.join(dataDir, 'slipway.log');
   const log = createWriteStream(logFile, { flags: 'a' });
   const env: Record<string, string> = {
     PORT: String(port),
+    SLIPWAY_GATEWAY_PORT: String(gatewayPort),
     HOST: '127.0.0.1',
     REDIS_URL: redisUrl,
     SLIPWAY_DATA_DIR: dataDir,
@@ -57,7 +62,7 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
     ...opts.env,
   };
 
-  const spawn = (service: 'api' | 'worker') => {
+  const spawn = (service: 'api' | 'worker' | 'gateway') => {
     const child = fork(path.join(root, `services/${service}/src/main.ts`), [], {
       execArgv: ['--import', 'tsx'],
       env: { ...process.env, ...env },
@@ -83,6 +88,8 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
     env,
     api: spawn('api'),
     worker: spawn('worker'),
+    gateway: spawn('gateway'),
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     async killWorker(signal = 'SIGKILL') {
       const worker = slipway.worker;
       if (worker.exitCode !== null || worker.signalCode !== null) return;
@@ -96,7 +103,7 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
       await ready(slipway.worker, 'worker');
     },
     async stop() {
-      for (const child of [slipway.api, slipway.worker]) {
+      for (const child of [slipway.api, slipway.worker, slipway.gateway]) {
         if (child.exitCode === null && child.signalCode === null) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -114,7 +121,7 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
       if (!process.env.SLIPWAY_TEST_KEEP) await rm(dataDir, { recursive: true, force: true });
     },
   };
-  await Promise.all([ready(slipway.api, 'api'), ready(slipway.worker, 'worker')]);
+  await Promise.all([ready(slipway.api, 'api'), ready(slipway.worker, 'worker'), ready(slipway.gateway, 'gateway')]);
   return slipway;
 }
 

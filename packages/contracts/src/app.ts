@@ -1,13 +1,16 @@
 import { z } from 'zod';
 import { DeploySchema } from './deploy';
+import { AppSettingsSchema } from './settings';
 
-/** `pending`: being deployed now. */
-export const VersionStatusSchema = z.enum(['running', 'previous', 'kept', 'failed', 'pending']);
+/** `pending`: being deployed now; `pruned`: its image was removed by retention (its archive is kept). */
+export const VersionStatusSchema = z.enum(['running', 'previous', 'kept', 'pruned', 'failed', 'pending']);
 
 export const AppVersionSchema = z.object({
   version: z.string(),
   image: z.string(),
   createdAt: z.string(),
+  /** When it last became the running version. */
+  deployedAt: z.string().optional(),
   status: VersionStatusSchema,
   deployId: z.string(),
 });
@@ -31,7 +34,7 @@ export const AppSummarySchema = z.object({
 export type AppSummary = z.infer<typeof AppSummarySchema>;
 
 export const AppDetailSchema = AppSummarySchema.extend({
-  settings: z.record(z.string(), z.unknown()),
+  settings: AppSettingsSchema,
   deploys: z.array(DeploySchema),
 });
 export type AppDetail = z.infer<typeof AppDetailSchema>;

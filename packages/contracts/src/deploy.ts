@@ -20,7 +20,8 @@ export const STAGE_PROGRESS: Record<Stage, number> = {
 export const DeployStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed']);
 export type DeployStatus = z.infer<typeof DeployStatusSchema>;
 
-export const DeployKindSchema = z.enum(['deploy', 'rollback']);
+/** `restart` re-runs the current version with the app's current settings, through the same health-gated switch. */
+export const DeployKindSchema = z.enum(['deploy', 'rollback', 'restart']);
 export type DeployKind = z.infer<typeof DeployKindSchema>;
 
 export const DeployErrorSchema = z.object({
@@ -45,6 +46,10 @@ export const DeploySchema = z.object({
   /** The upload's original file name and size in bytes. */
   archive: z.object({ fileName: z.string(), bytes: z.number().int() }).optional(),
   attempts: z.number().int().optional(),
+  /** Why a rollback or restart was queued: by a user, or automatically after a failed switch. */
+  trigger: z.enum(['user', 'auto']).optional(),
+  /** Set on a deploy that was rolled back automatically after its switch. */
+  rolledBack: z.object({ by: z.string(), to: z.string(), reason: z.string() }).optional(),
   createdAt: z.string(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),

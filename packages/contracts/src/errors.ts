@@ -26,6 +26,9 @@ export const ERROR_CODES = [
   'deploy_not_found',
   'version_not_found',
   'image_pruned',
+  'already_running',
+  'not_running',
+  'confirmation_required',
   // pipeline failures
   'build_failed',
   'build_timeout',

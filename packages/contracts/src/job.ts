@@ -12,10 +12,17 @@ export const DeployJobSchema = z.discriminatedUnion('kind', [
     archivePath: z.string().min(1),
   }),
   z.object({
-    kind: z.literal('rollback'),
+    kind: z.enum(['rollback', 'restart']),
     deployId: z.string().min(1),
     app: z.string().regex(APP_NAME_RE),
     version: z.string().regex(VERSION_RE),
+  }),
+  /** start/stop/delete act on containers without a switch; their id is an operation id, not a deploy. */
+  z.object({
+    kind: z.literal('lifecycle'),
+    deployId: z.string().min(1),
+    app: z.string().regex(APP_NAME_RE),
+    action: z.enum(['start', 'stop', 'delete']),
   }),
 ]);
 export type DeployJob = z.infer<typeof DeployJobSchema>;

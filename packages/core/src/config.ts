@@ -29,6 +29,7 @@ const SETTINGS = {
   PORT: [int(1, 65535), '8080', 'API and panel port'],
   HOST: [host, '127.0.0.1', 'API and panel address'],
   SLIPWAY_GATEWAY_PORT: [int(1, 65535), '8081', 'stable entry to every app'],
+  SLIPWAY_GATEWAY_HOST: [host, '127.0.0.1', 'address the gateway listens on (0.0.0.0 to serve other machines)'],
   SLIPWAY_DOMAIN: [host, 'localhost', 'apps answer at <app>.<domain>'],
   REDIS_URL: [z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(), undefined, 'Redis; unset starts an embedded one'],
   DOCKER_HOST: [z.string().min(1).optional(), undefined, 'engine to drive; unset is the local socket'],
@@ -63,6 +64,7 @@ export interface Settings {
   port: number;
   host: string;
   gatewayPort: number;
+  gatewayHost: string;
   domain: string;
   redisUrl: string | undefined;
   dockerHost: string | undefined;
@@ -116,6 +118,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     port: r.PORT,
     host: r.HOST,
     gatewayPort: r.SLIPWAY_GATEWAY_PORT,
+    gatewayHost: r.SLIPWAY_GATEWAY_HOST,
     domain: r.SLIPWAY_DOMAIN,
     redisUrl: r.REDIS_URL,
     dockerHost: r.DOCKER_HOST,
@@ -142,6 +145,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     baseImage: r.SLIPWAY_BASE_IMAGE,
     logLevel: r.SLIPWAY_LOG_LEVEL,
   });
+}
+
+/** Settings of a service process (api, worker, gateway): they all need Redis, which `npm start` supplies. */
+export function loadServiceSettings(service: string, env: NodeJS.ProcessEnv = process.env): Readonly<Settings> & { redisUrl: string } {
+  const settings = loadSettings(env);
+  if (!settings.redisUrl) throw new SettingsError([`REDIS_URL: the ${service} needs it (npm start sets it to the embedded Redis)`]);
+  return settings as Readonly<Settings> & { redisUrl: string };
 }
 
 /** For a process's entry point: a bad setting prints what is wrong and exits 2, without a stack trace. */

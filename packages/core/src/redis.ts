@@ -54,6 +54,20 @@ export const keys = {
   appVersions: (name: string) => `slipway:app:${name}:versions`,
   /** FIFO of the app's unfinished deploy ids: only the head may run (per-app ordering). */
   appLine: (name: string) => `slipway:app:${name}:line`,
+  appSettings: (name: string) => `slipway:app:${name}:settings`,
+  /** The post-switch watch of the app's newest version: {deployId, until} (SLIPWAY_WATCH_S). */
+  appWatch: (name: string) => `slipway:app:${name}:watch`,
+  /** start/stop/delete operations waiting in an app's line: {status, action, error?}. */
+  op: (id: string) => `slipway:op:${id}`,
+  /** Route changes for the gateways: {app, version, port} or {app, port: null}. */
+  routesChannel: 'slipway:routes',
+  /** gateway id → last heartbeat (ms). */
+  gateways: 'slipway:gateways',
+  /** Gateways that drained a switched-away upstream: a set per switch. */
+  drained: (nonce: string) => `slipway:drained:${nonce}`,
+  /** Traffic counted by the gateways, per app and minute or hour bucket. */
+  traffic: (app: string, step: 'm' | 'h', bucket: number) => `slipway:traffic:${app}:${step}:${bucket}`,
+  notificationsChannel: 'slipway:notifications',
   /** worker id → JSON {ts, docker}: the workers' heartbeats (the API has no Docker access of its own). */
   workers: 'slipway:workers',
   eventsChannel: 'slipway:events',

@@ -4,9 +4,11 @@
  */
 import type { Redis } from 'ioredis';
 import { DeploySchema, type Deploy } from '@slipway/contracts/deploy';
+import { AppSettingsSchema, DEFAULT_SETTINGS, type AppSettings } from '@slipway/contracts/settings';
 import { keys } from './redis';
 
-export type VersionState = 'pending' | 'ok' | 'failed';
+/** `ok`: ran and its image is kept; `pruned`: ran, image removed by retention (archive kept). */
+export type VersionState = 'pending' | 'ok' | 'failed' | 'pruned';
 
 export interface VersionRecord {
   version: string;
@@ -14,6 +16,10 @@ export interface VersionRecord {
   deployId: string;
   state: VersionState;
   createdAt: string;
+  /** The upload it was built from, kept so a pruned version can be built again. */
+  archivePath?: string;
+  /** When it last became the running version. */
+  deployedAt?: string;
 }
 
 /** What the app currently runs; written by the worker at switch time. */
@@ -23,15 +29,18 @@ export interface AppRecord {
   port?: number | undefined;
   containerId?: string | undefined;
   startedAt?: string | undefined;
+  /** `stopped` after POST /stop; the container is kept and the gateway answers 503. */
+  status?: 'running' | 'stopped' | undefined;
 }
 
-// A version can be reserved again only when its earlier attempt failed: versions are immutable (SPEC §2),
+// A version can be reserved again only when its earlier attempt failed, or when it was pruned and is
+// being built again from its kept archive: versions are immutable (SPEC §2),
 // but a build that never produced a running version should not block fixing it under the same number.
 const RESERVE_VERSION = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
   local rec = cjson.decode(cur)
-  if rec.state ~= 'failed' then return 0 end
+  if rec.state ~= 'failed' and not (rec.state == 'pruned' and ARGV[3] == 'rebuild') then return 0 end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
@@ -109,9 +118,9 @@ export class Store {
   }
 
   /** false when the version exists (or is being deployed) already. */
-  async reserveVersion(record: VersionRecord & { app: string }): Promise<boolean> {
+  async reserveVersion(record: VersionRecord & { app: string }, opts: { rebuild?: boolean } = {}): Promise<boolean> {
     const { app, ...rest } = record;
-    const ok = await this.redis.eval(RESERVE_VERSION, 1, keys.appVersions(app), rest.version, JSON.stringify(rest));
+    const ok = await this.redis.eval(RESERVE_VERSION, 1, keys.appVersions(app), rest.version, JSON.stringify(rest), opts.rebuild ? 'rebuild' : '');
     return ok === 1;
   }
 
@@ -144,6 +153,7 @@ export class Store {
       port: hash.port ? Number(hash.port) : undefined,
       containerId: hash.containerId || undefined,
       startedAt: hash.startedAt || undefined,
+      status: hash.status === 'stopped' ? 'stopped' : hash.current ? 'running' : undefined,
     };
   }
 
@@ -157,6 +167,24 @@ export class Store {
     const tx = this.redis.multi().sadd(keys.apps, app);
     if (Object.keys(set).length) tx.hset(keys.app(app), set);
     if (del.length) tx.hdel(keys.app(app), ...del);
+    await tx.exec();
+  }
+
+  async getSettings(app: string): Promise<AppSettings> {
+    const raw = await this.redis.get(keys.appSettings(app));
+    return raw ? AppSettingsSchema.parse(JSON.parse(raw)) : DEFAULT_SETTINGS;
+  }
+
+  async putSettings(app: string, settings: AppSettings): Promise<void> {
+    await this.redis.multi().set(keys.appSettings(app), JSON.stringify(settings)).sadd(keys.apps, app).exec();
+  }
+
+  /** Every record of one app: deploys and their events, versions, settings, its line. */
+  async deleteApp(app: string): Promise<void> {
+    const ids = await this.redis.zrevrange(keys.appDeploys(app), 0, -1);
+    const tx = this.redis.multi();
+    for (const id of ids) tx.del(keys.deploy(id), keys.deployEvents(id)).zrem(keys.deploys, id);
+    tx.del(keys.app(app), keys.appDeploys(app), keys.appVersions(app), keys.appSettings(app), keys.appLine(app), keys.appWatch(app)).srem(keys.apps, app);
     await tx.exec();
   }
 
@@ -177,7 +205,7 @@ function encode(deploy: Deploy): Record<string, string> {
   return out;
 }
 
-const JSON_FIELDS = new Set(['progress', 'port', 'error', 'archive', 'attempts']);
+const JSON_FIELDS = new Set(['progress', 'port', 'error', 'archive', 'attempts', 'rolledBack']);
 
 function decode(hash: Record<string, string>): Deploy {
   const obj: Record<string, unknown> = {};

@@ -1,17 +1,22 @@
+import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { ApiContext } from './context';
 import { errorHandler } from './middleware/error-handler';
 import { appRoutes } from './routes/apps';
 import { deployRoutes } from './routes/deploys';
+import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { queueRoutes } from './routes/queue';
+import { trafficRoutes } from './routes/traffic';
 import { uiRoutes } from './routes/ui';
 
 export function createApp(ctx: ApiContext): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by errorHandler
   app.use(errorHandler(ctx.log));
-  for (const router of [healthRoutes(ctx), deployRoutes(ctx), appRoutes(ctx), queueRoutes(ctx)]) {
+  // JSON bodies only (uploads are multipart, read by their own route), small and strict.
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '256kb', jsonStrict: true, encoding: 'utf-8' }));
+  for (const router of [healthRoutes(ctx), deployRoutes(ctx), appRoutes(ctx), queueRoutes(ctx), eventRoutes(ctx), trafficRoutes(ctx)]) {
     app.use(router.routes()).use(router.allowedMethods({ throw: false }));
   }
   app.use(uiRoutes());

@@ -1,5 +1,6 @@
 /** The apps as users see them: Slipway's records shaped into the HTTP contract (SPEC §4). */
 import type { AppDetail, AppSummary, AppVersion } from '@slipway/contracts/app';
+import { maskSettings } from '@slipway/contracts/settings';
 import type { AppRecord, VersionRecord } from '@slipway/core/store';
 import type { ApiContext } from './context';
 
@@ -10,35 +11,49 @@ export async function listApps(ctx: ApiContext): Promise<AppSummary[]> {
 
 export async function appSummary(ctx: ApiContext, name: string): Promise<AppSummary> {
   const [record, versions] = await Promise.all([ctx.store.getAppRecord(name), ctx.store.getVersions(name)]);
-  return { name, current: current(ctx, record), versions: versions.map((v) => versionView(v, record)) };
+  return { name, current: current(ctx, name, record), versions: versions.map((v) => versionView(v, record)) };
 }
 
 export async function appDetail(ctx: ApiContext, name: string): Promise<AppDetail> {
-  const [summary, deploys] = await Promise.all([appSummary(ctx, name), ctx.store.listDeploys({ app: name, limit: 20 })]);
-  return { ...summary, settings: {}, deploys };
+  const [summary, settings, deploys] = await Promise.all([
+    appSummary(ctx, name),
+    ctx.store.getSettings(name),
+    ctx.store.listDeploys({ app: name, limit: 20 }),
+  ]);
+  return { ...summary, settings: maskSettings(settings), deploys };
 }
 
-function current(ctx: ApiContext, record: AppRecord): AppSummary['current'] {
+/** The stable address of an app: through the gateway, whatever port its container has now. */
+export function appUrl(ctx: ApiContext, name: string): string {
+  return `http://${name}.${ctx.settings.domain}:${ctx.settings.gatewayPort}/`;
+}
+
+function current(ctx: ApiContext, name: string, record: AppRecord): AppSummary['current'] {
   if (!record.current || !record.port) return null;
   return {
     version: record.current,
     port: record.port,
-    url: `http://${ctx.settings.bind}:${record.port}/`,
-    status: 'running',
+    url: appUrl(ctx, name),
+    status: record.status === 'stopped' ? 'stopped' : 'running',
     startedAt: record.startedAt ?? '',
   };
 }
 
 function versionView(v: VersionRecord, record: AppRecord): AppVersion {
   const status: AppVersion['status'] =
-    v.version === record.current
-      ? 'running'
-      : v.version === record.previous
-        ? 'previous'
-        : v.state === 'ok'
-          ? 'kept'
-          : v.state === 'failed'
-            ? 'failed'
-            : 'pending';
-  return { version: v.version, image: v.image, createdAt: v.createdAt, status, deployId: v.deployId };
+    v.state === 'pending' || v.state === 'failed' || v.state === 'pruned'
+      ? v.state
+      : v.version === record.current
+        ? 'running'
+        : v.version === record.previous
+          ? 'previous'
+          : 'kept';
+  return {
+    version: v.version,
+    image: v.image,
+    createdAt: v.createdAt,
+    ...(v.deployedAt ? { deployedAt: v.deployedAt } : {}),
+    status,
+    deployId: v.deployId,
+  };
 }

@@ -1,17 +1,17 @@
 /** The API process: HTTP in, records and jobs out. It never talks to Docker (only the worker does). */
 import { createServer } from 'node:http';
 import { mkdir } from 'node:fs/promises';
-import { dataPaths, settingsOrExit } from '@slipway/core/config';
+import { dataPaths, loadServiceSettings, settingsOrExit } from '@slipway/core/config';
 import { createLogger } from '@slipway/core/logger';
 import { createDeployQueue } from '@slipway/core/queue';
 import { createRedis } from '@slipway/core/redis';
 import { Store } from '@slipway/core/store';
 import { createApp } from './app';
-import { loadApiConfig } from './config';
 import { EventHub } from './event-hub';
 import { SseHub } from './sse';
 
-const { settings, redisUrl } = settingsOrExit(() => loadApiConfig());
+const settings = settingsOrExit(() => loadServiceSettings('api'));
+const { redisUrl } = settings;
 const log = createLogger('api', settings.logLevel);
 
 await mkdir(dataPaths(settings.dataDir).uploads, { recursive: true });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Settings } from '@slipway/core/config';
 import type { Logger } from '@slipway/core/logger';
+import type { DeployQueue } from '@slipway/core/queue';
 import type { Store } from '@slipway/core/store';
 import type { Engine } from './docker/engine';
 
@@ -9,5 +10,7 @@ export interface WorkerContext {
   redis: Redis;
   store: Store;
   engine: Engine;
+  /** For work the worker queues itself (automatic rollbacks). */
+  queue: DeployQueue;
   log: Logger;
 }

@@ -1,6 +1,7 @@
 /**
  * The deploy pipeline, top to bottom as the data flows (SPEC §3):
  * archive → unpack → SourceDir → build → BuiltImage → start → Candidate → health → Healthy → switch → Live.
+ * Rollbacks and restarts re-run a kept image: start → health → switch, no rebuild.
  * A candidate that fails after it started is removed here, with its last log lines kept for the record.
  */
 import path from 'node:path';
@@ -16,13 +17,10 @@ import { start, type Candidate } from './stages/start';
 import { switchTo, type Live } from './stages/switch';
 import { unpack } from './stages/unpack';
 
-type DeployOnly = Extract<DeployJob, { kind: 'deploy' }>;
+type Target = { app: string; version: string; deployId: string };
 
-export async function deploy(ctx: WorkerContext, job: DeployOnly, report: Reporter): Promise<Live> {
+export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind: 'deploy' }>, report: Reporter): Promise<Live> {
   const { settings, engine } = ctx;
-  const labels = labelsFor(job.app, job.version, job.deployId);
-  const image = `${settings.imagePrefix}${job.app}:${job.version}`;
-
   await report.enter('unpack');
   const source = await unpack({
     archivePath: job.archivePath,
@@ -37,7 +35,7 @@ export async function deploy(ctx: WorkerContext, job: DeployOnly, report: Report
   await report.enter('build');
   const built = await build(
     engine,
-    { source, image, labels, baseImage: settings.baseImage, timeoutMs: settings.buildTimeoutMs },
+    { source, image: imageOf(ctx, job), labels: labelsFor(job.app, job.version, job.deployId), baseImage: settings.baseImage, timeoutMs: settings.buildTimeoutMs },
     (line) => {
       report.log(line);
       const step = /^Step (\d+)\/(\d+) :/.exec(line);
@@ -45,26 +43,37 @@ export async function deploy(ctx: WorkerContext, job: DeployOnly, report: Report
     },
   );
   report.log(`Built ${built.image} (${built.imageId.replace(/^sha256:/, '').slice(0, 12)})`);
-
-  return runCandidate(ctx, { app: job.app, version: job.version, deployId: job.deployId, image, labels }, report);
+  return runCandidate(ctx, job, report);
 }
 
-/** start → health → switch: shared by deploys and (later) rollbacks, which re-run a kept image. */
-export async function runCandidate(
-  ctx: WorkerContext,
-  target: { app: string; version: string; deployId: string; image: string; labels: Record<string, string> },
-  report: Reporter,
-): Promise<Live> {
+/** A rollback or a restart: the kept image of `version` runs again, through the same health-gated switch. */
+export async function rerun(ctx: WorkerContext, job: Target, report: Reporter): Promise<Live> {
+  const image = imageOf(ctx, job);
+  if (!(await ctx.engine.imageExists(image))) {
+    throw new PipelineError('image_pruned', `The image of ${job.app} ${job.version} is gone; build it again with POST /api/apps/${job.app}/versions/${job.version}/rebuild`);
+  }
+  report.log(`Re-running ${image} (no rebuild)`);
+  return runCandidate(ctx, job, report);
+}
+
+/** start → health → switch. */
+async function runCandidate(ctx: WorkerContext, target: Target, report: Reporter): Promise<Live> {
   const { settings, engine, store } = ctx;
   await report.enter('start');
-  const taken = (await engine.listContainers({ [LABEL.managed]: true }))
-    .flatMap((c) => c.ports.map((p) => p.hostPort))
-    .filter((p): p is number => typeof p === 'number');
+  const [appSettings, record, managed] = await Promise.all([
+    store.getSettings(target.app),
+    store.getAppRecord(target.app),
+    engine.listContainers({ [LABEL.managed]: true }),
+  ]);
   const candidate = await start(engine, {
     ...target,
+    image: imageOf(ctx, target),
+    labels: labelsFor(target.app, target.version, target.deployId),
+    settings: appSettings,
     bind: settings.bind,
     stopGraceS: settings.stopGraceS,
-    takenPorts: taken,
+    liveContainerId: record.containerId,
+    takenPorts: managed.flatMap((c) => c.ports.map((p) => p.hostPort)).filter((p): p is number => typeof p === 'number'),
   });
   report.log(`Started ${candidate.name} on ${settings.bind}:${candidate.hostPort} (container port ${candidate.containerPort})`);
 
@@ -72,16 +81,20 @@ export async function runCandidate(
     await report.enter('health');
     const healthy = await waitHealthy(
       engine,
-      { candidate, host: probeHost(settings.bind), path: '/', timeoutMs: settings.healthTimeoutMs },
+      { candidate, host: probeHost(settings.bind), path: appSettings.healthPath, timeoutMs: settings.healthTimeoutMs },
       (fraction) => void report.within(fraction).catch(() => {}),
     );
-    report.log(`Healthy: GET / answered ${healthy.status} after ${healthy.afterMs} ms`);
+    report.log(`Healthy: GET ${appSettings.healthPath} answered ${healthy.status} after ${healthy.afterMs} ms`);
 
     await report.enter('switch');
-    return await switchTo(engine, store, { ...target, healthy, stopGraceS: settings.stopGraceS }, (line) => report.log(line));
+    return await switchTo(ctx, { ...target, healthy, stopGraceS: settings.stopGraceS }, (line) => report.log(line));
   } catch (err) {
     throw await discard(ctx, candidate, err);
   }
+}
+
+export function imageOf(ctx: WorkerContext, target: { app: string; version: string }): string {
+  return `${ctx.settings.imagePrefix}${target.app}:${target.version}`;
 }
 
 /** Removes a failed candidate; the error gains its last 50 log lines (SPEC §3). */
@@ -93,6 +106,6 @@ async function discard(ctx: WorkerContext, candidate: Candidate, err: unknown): 
 }
 
 /** Apps published on every address are still probed through loopback. */
-function probeHost(bind: string): string {
+export function probeHost(bind: string): string {
   return bind === '0.0.0.0' ? '127.0.0.1' : bind === '::' ? '::1' : bind;
 }

@@ -2,21 +2,24 @@
 import { mkdir } from 'node:fs/promises';
 import { Worker } from 'bullmq';
 import { QUEUE_NAME, type DeployJob } from '@slipway/contracts/job';
-import { dataPaths, settingsOrExit } from '@slipway/core/config';
+import { dataPaths, loadServiceSettings, settingsOrExit } from '@slipway/core/config';
 import { createLogger } from '@slipway/core/logger';
 import { createDeployQueue } from '@slipway/core/queue';
 import { createRedis, waitReady } from '@slipway/core/redis';
 import { Store } from '@slipway/core/store';
-import { loadWorkerConfig } from './config';
+import type { WorkerContext } from './context';
 import { DOCKER_MISSING_HELP } from './docker/help';
 import { Engine } from './docker/engine';
 import { startHeartbeat } from './heartbeat';
 import { createProcessor } from './processor';
 import { reconcile } from './reconcile';
+import { Watcher } from './watch';
+import { Webhooks } from './webhooks';
 
 const RECONCILE_EVERY_MS = 30_000;
 
-const { settings, redisUrl } = settingsOrExit(() => loadWorkerConfig());
+const settings = settingsOrExit(() => loadServiceSettings('worker'));
+const { redisUrl } = settings;
 const log = createLogger('worker', settings.logLevel);
 
 const engine = new Engine(settings.dockerHost);
@@ -29,15 +32,18 @@ await mkdir(dataPaths(settings.dataDir).cluster, { recursive: true });
 // Worker-side Redis retries forever: a Redis restart pauses deploys, it does not fail them.
 const redis = createRedis(redisUrl, 'blocking', 'slipway-worker');
 await waitReady(redis, 30_000);
-const ctx = { settings, redis, store: new Store(redis), engine, log };
 const queue = createDeployQueue(createRedis(redisUrl, 'blocking', 'slipway-worker-queue'));
+const ctx: WorkerContext = { settings, redis, store: new Store(redis), engine, queue, log };
+const watcher = new Watcher(ctx);
+const webhooks = new Webhooks(ctx, createRedis(redisUrl, 'blocking', 'slipway-webhooks-queue'));
 
 await reconcile(ctx, queue);
+await watcher.resume();
 const reconciling = setInterval(() => {
   reconcile(ctx, queue).catch((err: Error) => log.warn({ err: err.message }, 'reconcile failed'));
 }, RECONCILE_EVERY_MS);
 
-const worker = new Worker<DeployJob>(QUEUE_NAME, createProcessor(ctx), {
+const worker = new Worker<DeployJob>(QUEUE_NAME, createProcessor(ctx, { watcher, webhooks }), {
   connection: createRedis(redisUrl, 'blocking', 'slipway-worker-bull'),
   concurrency: settings.concurrency,
   // A crashed worker's job is picked up again within ~30 s and retried once at most (then failed).
@@ -46,6 +52,7 @@ const worker = new Worker<DeployJob>(QUEUE_NAME, createProcessor(ctx), {
   maxStalledCount: 1,
 });
 worker.on('error', (err) => log.warn({ err: err.message }, 'worker connection error'));
+webhooks.start(createRedis(redisUrl, 'blocking', 'slipway-webhooks'));
 const heartbeat = startHeartbeat(ctx);
 log.info({ concurrency: settings.concurrency, heartbeat: heartbeat.id }, 'worker ready');
 process.send?.({ type: 'ready', service: 'worker' });
@@ -59,7 +66,7 @@ async function stop(signal: string) {
   // An unfinished deploy is picked up again by the next worker (BullMQ's stalled-job check).
   await Promise.race([worker.close(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
   await heartbeat.stop();
-  await Promise.allSettled([queue.close(), redis.quit()]);
+  await Promise.allSettled([webhooks.close(), queue.close(), redis.quit()]);
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -7,12 +7,13 @@
 import type { Redis } from 'ioredis';
 import { keys } from '@slipway/core/redis';
 
-// Heads whose deploy is finished or gone (a crash between settling and leaving the line, lost records)
+// Heads whose deploy (or start/stop/delete operation) is finished or gone (a crash between settling and leaving the line, lost records)
 // are dropped so they cannot block the line forever. A deploy missing from its line rejoins at the back.
 const TAKE_TURN = `
 local line = KEYS[1]
 local me = ARGV[1]
 local prefix = ARGV[2]
+local opPrefix = ARGV[3]
 while true do
   local head = redis.call('LINDEX', line, 0)
   if not head then
@@ -20,7 +21,7 @@ while true do
     return 1
   end
   if head == me then return 1 end
-  local status = redis.call('HGET', prefix .. head, 'status')
+  local status = redis.call('HGET', prefix .. head, 'status') or redis.call('HGET', opPrefix .. head, 'status')
   if status == 'queued' or status == 'running' then
     if redis.call('LPOS', line, me) == false then redis.call('RPUSH', line, me) end
     return 0
@@ -30,9 +31,10 @@ end
 `;
 
 const DEPLOY_PREFIX = keys.deploy('');
+const OP_PREFIX = keys.op('');
 
 export async function takeTurn(redis: Redis, app: string, deployId: string): Promise<boolean> {
-  return (await redis.eval(TAKE_TURN, 1, keys.appLine(app), deployId, DEPLOY_PREFIX)) === 1;
+  return (await redis.eval(TAKE_TURN, 1, keys.appLine(app), deployId, DEPLOY_PREFIX, OP_PREFIX)) === 1;
 }
 
 export async function leaveLine(redis: Redis, app: string, deployId: string): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * What the worker does with one BullMQ job: wait for the app's turn, run the pipeline, and settle the
  * deploy whatever happens. User faults fail at once (UnrecoverableError); engine hiccups get one retry.
+ * After a successful switch: retention, the post-switch watch, notifications and webhooks.
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,20 +10,32 @@ import type { Deploy } from '@slipway/contracts/deploy';
 import { DeployJobSchema, type DeployJob } from '@slipway/contracts/job';
 import { dataPaths } from '@slipway/core/config';
 import { appendEvents } from '@slipway/core/events';
+import { notify } from '@slipway/core/notify';
 import type { WorkerContext } from './context';
-import { deploy } from './deploy';
+import { deploy, imageOf, rerun } from './deploy';
 import { EngineError } from './docker/engine';
 import { LABEL } from './docker/labels';
 import { PipelineError } from './errors';
+import { runLifecycle } from './lifecycle';
 import { leaveLine, takeTurn } from './ordering';
 import { Reporter } from './reporter';
+import { prune } from './retention';
 import type { Live } from './stages/switch';
+import type { Watcher } from './watch';
+import type { Webhooks } from './webhooks';
 
-/** How long a deploy waiting for its app's turn sleeps before asking again. */
+/** How long a job waiting for its app's turn sleeps before asking again. */
 const TURN_RETRY_MS = 500;
 
-export function createProcessor(ctx: WorkerContext) {
-  return async function process(job: Job<DeployJob>, token?: string): Promise<{ port: number }> {
+type PipelineJob = Extract<DeployJob, { kind: 'deploy' | 'rollback' | 'restart' }>;
+
+export interface Services {
+  watcher: Watcher;
+  webhooks: Webhooks;
+}
+
+export function createProcessor(ctx: WorkerContext, services: Services) {
+  return async function process(job: Job<DeployJob>, token?: string): Promise<{ port?: number }> {
     const parsed = DeployJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`Invalid job payload: ${parsed.error.message}`);
     const data = parsed.data;
@@ -31,53 +44,63 @@ export function createProcessor(ctx: WorkerContext) {
       await job.moveToDelayed(Date.now() + TURN_RETRY_MS, token);
       throw new DelayedError();
     }
-
-    const record = await ctx.store.getDeploy(data.deployId);
-    if (!record || record.status === 'succeeded' || record.status === 'failed') {
-      // Settled elsewhere (e.g. marked failed by reconciliation): nothing left to do.
-      await leaveLine(ctx.redis, data.app, data.deployId);
-      return { port: record?.port ?? 0 };
+    if (data.kind === 'lifecycle') {
+      await runLifecycle(ctx, services.watcher, data);
+      return {};
     }
-    if (record.status === 'running') {
-      await clearInterrupted(ctx, data);
-      await appendEvents(ctx.redis, data.deployId, [
-        { type: 'log', stage: record.stage, line: 'The previous attempt was interrupted (its worker stopped); starting again' },
-      ]);
-    }
-
-    const attempt = job.attemptsStarted;
-    const report = new Reporter(ctx.redis, ctx.store, data.deployId);
-    await ctx.store.updateDeploy(data.deployId, {
-      status: 'running',
-      startedAt: record.startedAt ?? new Date().toISOString(),
-      attempts: attempt,
-      error: undefined,
-    });
-    ctx.log.info({ deployId: data.deployId, app: data.app, version: data.version, attempt }, 'deploy started');
-
-    try {
-      if (data.kind !== 'deploy') throw new PipelineError('bad_request', 'Rollbacks are not supported yet');
-      const live = await deploy(ctx, data, report);
-      await succeed(ctx, data, live, report);
-      return { port: live.port };
-    } catch (err) {
-      const failure = asPipelineError(err);
-      const final = !failure.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      await report.flush().catch(() => {});
-      await clearInterrupted(ctx, data);
-      if (!final) {
-        ctx.log.warn({ deployId: data.deployId, err: failure.message }, 'deploy attempt failed; retrying');
-        await appendEvents(ctx.redis, data.deployId, [{ type: 'log', stage: report.stage, line: `Attempt failed, retrying: ${failure.message}` }]);
-        await ctx.store.updateDeploy(data.deployId, { status: 'queued', stage: 'queued' });
-        throw failure;
-      }
-      await fail(ctx, data, failure, report);
-      throw new UnrecoverableError(failure.message);
-    }
+    return runPipeline(ctx, services, job, data);
   };
 }
 
-async function succeed(ctx: WorkerContext, job: DeployJob, live: Live, report: Reporter): Promise<void> {
+async function runPipeline(ctx: WorkerContext, services: Services, job: Job<DeployJob>, data: PipelineJob): Promise<{ port?: number }> {
+  const record = await ctx.store.getDeploy(data.deployId);
+  if (!record || record.status === 'succeeded' || record.status === 'failed') {
+    // Settled elsewhere (e.g. marked failed by reconciliation): nothing left to do.
+    await leaveLine(ctx.redis, data.app, data.deployId);
+    return { port: record?.port };
+  }
+  if (record.status === 'running') {
+    await clearInterrupted(ctx, data);
+    await appendEvents(ctx.redis, data.deployId, [
+      { type: 'log', stage: record.stage, line: 'The previous attempt was interrupted (its worker stopped); starting again' },
+    ]);
+  }
+
+  // Counted here: BullMQ's own counters also count the turns a job waited behind its app's line.
+  const attempt = (record.attempts ?? 0) + 1;
+  const report = new Reporter(ctx.redis, ctx.store, data.deployId);
+  const running = await ctx.store.updateDeploy(data.deployId, {
+    status: 'running',
+    startedAt: record.startedAt ?? new Date().toISOString(),
+    attempts: attempt,
+    error: undefined,
+  });
+  await notify(ctx.redis, { type: 'deploy', deploy: running });
+  // A newer deploy of the app supersedes the watch of the previous one.
+  await services.watcher.end(data.app);
+  ctx.log.info({ deployId: data.deployId, kind: data.kind, app: data.app, version: data.version, attempt }, 'deploy started');
+
+  try {
+    const live = data.kind === 'deploy' ? await deploy(ctx, data, report) : await rerun(ctx, data, report);
+    await succeed(ctx, services, data, live, report);
+    return { port: live.port };
+  } catch (err) {
+    const failure = asPipelineError(err);
+    const final = !failure.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    await report.flush().catch(() => {});
+    await clearInterrupted(ctx, data);
+    if (!final) {
+      ctx.log.warn({ deployId: data.deployId, err: failure.message }, 'deploy attempt failed; retrying');
+      await appendEvents(ctx.redis, data.deployId, [{ type: 'log', stage: report.stage, line: `Attempt failed, retrying: ${failure.message}` }]);
+      await ctx.store.updateDeploy(data.deployId, { status: 'queued', stage: 'queued' });
+      throw failure;
+    }
+    await fail(ctx, services, data, failure, report);
+    throw new UnrecoverableError(failure.message);
+  }
+}
+
+async function succeed(ctx: WorkerContext, services: Services, job: PipelineJob, live: Live, report: Reporter): Promise<void> {
   await report.enter('done');
   const deploy = await ctx.store.updateDeploy(job.deployId, {
     status: 'succeeded',
@@ -85,11 +108,17 @@ async function succeed(ctx: WorkerContext, job: DeployJob, live: Live, report: R
     port: live.port,
     finishedAt: new Date().toISOString(),
   });
-  await finish(ctx, job, deploy);
-  ctx.log.info({ deployId: job.deployId, app: job.app, version: job.version, port: live.port, replaced: live.replaced }, 'deploy succeeded');
+  await finish(ctx, services, job, deploy);
+  const change = job.kind === 'deploy' ? 'switched' : job.kind === 'rollback' ? 'rolled_back' : 'restarted';
+  await notify(ctx.redis, { type: 'app', app: job.app, change, version: job.version });
+  if (job.kind === 'deploy') {
+    await services.watcher.begin(job.app, { deployId: job.deployId, version: job.version, containerId: live.containerId, port: live.port });
+  }
+  await prune(ctx, job.app).catch((err: Error) => ctx.log.warn({ app: job.app, err: err.message }, 'pruning failed'));
+  ctx.log.info({ deployId: job.deployId, kind: job.kind, app: job.app, version: job.version, port: live.port, replaced: live.replaced }, 'deploy succeeded');
 }
 
-async function fail(ctx: WorkerContext, job: DeployJob, failure: PipelineError, report: Reporter): Promise<void> {
+async function fail(ctx: WorkerContext, services: Services, job: PipelineJob, failure: PipelineError, report: Reporter): Promise<void> {
   const deploy = await ctx.store.updateDeploy(job.deployId, {
     status: 'failed',
     finishedAt: new Date().toISOString(),
@@ -100,20 +129,22 @@ async function fail(ctx: WorkerContext, job: DeployJob, failure: PipelineError, 
     await discardVersion(ctx, job);
   }
   await report.flush().catch(() => {});
-  await finish(ctx, job, deploy);
-  ctx.log.warn({ deployId: job.deployId, app: job.app, version: job.version, code: failure.code, err: failure.message }, 'deploy failed');
+  await finish(ctx, services, job, deploy);
+  ctx.log.warn({ deployId: job.deployId, kind: job.kind, app: job.app, version: job.version, code: failure.code, err: failure.message }, 'deploy failed');
 }
 
-async function finish(ctx: WorkerContext, job: DeployJob, deploy: Deploy): Promise<void> {
+async function finish(ctx: WorkerContext, services: Services, job: PipelineJob, deploy: Deploy): Promise<void> {
   await appendEvents(ctx.redis, job.deployId, [{ type: 'done', deploy }]);
   await leaveLine(ctx.redis, job.app, job.deployId);
+  await notify(ctx.redis, { type: 'deploy', deploy });
+  await services.webhooks.deployFinished(deploy).catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not queue webhooks'));
 }
 
 /**
  * Containers this deploy created that are not the app's current one: a candidate left by a crash
  * or by the failed attempt. Proven ours by the deploy label.
  */
-async function clearInterrupted(ctx: WorkerContext, job: DeployJob): Promise<void> {
+async function clearInterrupted(ctx: WorkerContext, job: PipelineJob): Promise<void> {
   const current = await ctx.store.getAppRecord(job.app);
   const mine = await ctx.engine.listContainers({ [LABEL.deploy]: job.deployId });
   for (const container of mine) {
@@ -123,10 +154,10 @@ async function clearInterrupted(ctx: WorkerContext, job: DeployJob): Promise<voi
 }
 
 /** A version that never ran leaves no image and no unpacked tree (its archive stays for diagnosis). */
-async function discardVersion(ctx: WorkerContext, job: DeployJob): Promise<void> {
+async function discardVersion(ctx: WorkerContext, job: PipelineJob): Promise<void> {
   const current = await ctx.store.getAppRecord(job.app);
   if (current.current === job.version) return;
-  await ctx.engine.removeOwnImage(`${ctx.settings.imagePrefix}${job.app}:${job.version}`).catch(() => false);
+  await ctx.engine.removeOwnImage(imageOf(ctx, job)).catch(() => false);
   await rm(path.join(dataPaths(ctx.settings.dataDir).cluster, job.app, job.version), { recursive: true, force: true });
 }
 

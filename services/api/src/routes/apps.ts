@@ -1,24 +1,83 @@
 import Router from '@koa/router';
-import { isAppName } from '@slipway/contracts/names';
-import { appDetail, listApps } from '../apps';
+import { z } from 'zod';
+import { AppSettingsPatchSchema } from '@slipway/contracts/settings';
+import { isAppName, VERSION_RE } from '@slipway/contracts/names';
+import { lifecycle, rebuild, restart, rollback, updateSettings } from '../actions';
+import { appDetail, appSummary, listApps } from '../apps';
 import type { ApiContext } from '../context';
-import { notFound } from '../errors';
+import { AppError, notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
+import { body } from '../middleware/validate';
+
+const RollbackBody = z.object({ version: z.string().regex(VERSION_RE, 'not a valid version').optional() }).strict();
 
 export function appRoutes(ctx: ApiContext): Router {
   const router = new Router({ prefix: '/api/apps' });
   router.use(requireRedis(ctx.redis));
+
+  /** The app named in the path, which must exist (PUT creates it instead). */
+  const existing = async (raw: string | undefined): Promise<string> => {
+    const name = raw ?? '';
+    if (!isAppName(name) || !(await ctx.store.appExists(name))) throw notFound('app_not_found', `No app named "${name.slice(0, 63)}"`);
+    return name;
+  };
 
   router.get('/', async (koa) => {
     koa.body = { apps: await listApps(ctx) };
   });
 
   router.get('/:name', async (koa) => {
+    koa.body = { app: await appDetail(ctx, await existing(koa.params.name)) };
+  });
+
+  // Registers the app (before its first upload) or changes its settings.
+  router.put('/:name', async (koa) => {
     const name = koa.params.name ?? '';
-    if (!isAppName(name) || !(await ctx.store.appExists(name))) {
-      throw notFound('app_not_found', `No app named "${name.slice(0, 63)}"`);
-    }
+    if (!isAppName(name)) throw new AppError(422, 'invalid_name', `App name "${name.slice(0, 63)}" is invalid: use 1-63 lowercase letters, digits and dashes`);
+    const created = !(await ctx.store.appExists(name));
+    await updateSettings(ctx, name, body(koa, AppSettingsPatchSchema));
+    koa.status = created ? 201 : 200;
     koa.body = { app: await appDetail(ctx, name) };
+  });
+
+  router.post('/:name/rollback', async (koa) => {
+    const name = await existing(koa.params.name);
+    const { version } = body(koa, RollbackBody.default({}));
+    koa.status = 202;
+    koa.body = { deploy: await rollback(ctx, name, version) };
+  });
+
+  router.post('/:name/restart', async (koa) => {
+    koa.status = 202;
+    koa.body = { deploy: await restart(ctx, await existing(koa.params.name)) };
+  });
+
+  router.post('/:name/versions/:version/rebuild', async (koa) => {
+    const name = await existing(koa.params.name);
+    const version = koa.params.version ?? '';
+    if (!VERSION_RE.test(version)) throw notFound('version_not_found', 'Not a valid version');
+    koa.status = 202;
+    koa.body = { deploy: await rebuild(ctx, name, version) };
+  });
+
+  for (const action of ['start', 'stop'] as const) {
+    router.post(`/:name/${action}`, async (koa) => {
+      const name = await existing(koa.params.name);
+      const { done, id } = await lifecycle(ctx, name, action);
+      koa.status = done ? 200 : 202;
+      koa.body = done ? { app: await appSummary(ctx, name) } : { operation: { id, action, status: 'queued' } };
+    });
+  }
+
+  // Destructive: the name must be confirmed in the query (?confirm=<name>).
+  router.delete('/:name', async (koa) => {
+    const name = await existing(koa.params.name);
+    if (koa.query.confirm !== name) {
+      throw new AppError(400, 'confirmation_required', `Deleting removes every container, image, file and record of ${name}: repeat its name as ?confirm=${name}`);
+    }
+    const { done, id } = await lifecycle(ctx, name, 'delete');
+    koa.status = done ? 200 : 202;
+    koa.body = done ? { deleted: name } : { operation: { id, action: 'delete', status: 'queued' } };
   });
 
   return router;

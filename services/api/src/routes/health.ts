@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import { keys } from '@slipway/core/redis';
+import { liveGateways } from '@slipway/core/routes';
 import type { ApiContext } from '../context';
 
 /** A worker's report older than this is treated as gone. */
@@ -24,9 +25,10 @@ export function healthRoutes(ctx: ApiContext): Router {
         docker ||= report.docker;
       }
     }
+    const gateways = redis ? (await liveGateways(ctx.redis).catch(() => [])).length : 0;
     const ok = redis && docker;
     koa.status = ok ? 200 : 503;
-    koa.body = { ok, redis, docker, workers };
+    koa.body = { ok, redis, docker, workers, gateways };
   });
   return router;
 }

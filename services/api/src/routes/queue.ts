@@ -21,7 +21,7 @@ export function queueRoutes(ctx: ApiContext): Router {
         jobs.push({
           deployId: job.data.deployId,
           app: job.data.app,
-          version: job.data.version,
+          version: 'version' in job.data ? job.data.version : '',
           state,
           stage: deploy?.stage ?? 'queued',
           progress: deploy?.progress ?? 0,

@@ -168,6 +168,15 @@ export class Engine {
     }
   }
 
+  /** For images already proven the app's by their labels (listImages filters on them). */
+  async removeImageById(id: string): Promise<void> {
+    try {
+      await this.docker.getImage(id).remove({ force: true });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw engineError('remove image', err);
+    }
+  }
+
   async createContainer(spec: ContainerSpec): Promise<string> {
     const port = `${spec.containerPort}/tcp`;
     const container = await this.call('create container', () =>
@@ -200,6 +209,18 @@ export class Engine {
 
   async start(id: string): Promise<void> {
     await this.call('start container', () => this.docker.getContainer(id).start());
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    await this.call('rename container', () => this.docker.getContainer(id).rename({ name }));
+  }
+
+  async stop(id: string, graceS: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: graceS });
+    } catch (err) {
+      if (statusOf(err) !== 304) throw engineError('stop container', err);
+    }
   }
 
   async state(id: string): Promise<ContainerState | null> {

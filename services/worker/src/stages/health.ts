@@ -25,10 +25,12 @@ export async function waitHealthy(engine: Engine, input: HealthInput, onProgress
   const began = Date.now();
   const deadline = began + input.timeoutMs;
   let lastProblem = 'no answer yet';
+  let restartsBefore: number | undefined;
   while (Date.now() < deadline) {
     const state = await engine.state(input.candidate.containerId);
     if (!state) throw new PipelineError('start_failed', 'The new container disappeared while starting');
-    if (!state.running || state.restarting || state.restartCount > 0) {
+    restartsBefore ??= state.restartCount;
+    if (!state.running || state.restarting || state.restartCount > restartsBefore) {
       const why = state.oomKilled ? 'was killed for using more memory than its limit' : `exited with code ${state.exitCode}`;
       throw new PipelineError('unhealthy', `The new version ${why} before it became healthy`);
     }

@@ -1,12 +1,14 @@
 /**
  * Stage 3: the candidate container `slipway-<app>-<version>` on a free host port, with SPEC §3's limits
- * and hardening. The port comes from get-port and is pinned in the container's bindings, so an engine or
- * container restart keeps it.
+ * and hardening and the app's settings (env, port, memory, CPUs). The port comes from get-port and is
+ * pinned in the container's bindings, so an engine or container restart keeps it.
  */
+import { randomBytes } from 'node:crypto';
 import getPort from 'get-port';
+import type { AppSettings } from '@slipway/contracts/settings';
 import type { Engine } from '../docker/engine';
 import { EngineError } from '../docker/engine';
-import { containerName } from '../docker/labels';
+import { containerName, LABEL } from '../docker/labels';
 import { PipelineError } from '../errors';
 
 export interface StartInput {
@@ -14,8 +16,11 @@ export interface StartInput {
   version: string;
   image: string;
   labels: Record<string, string>;
+  settings: AppSettings;
   bind: string;
   stopGraceS: number;
+  /** The container serving now, if any: a restart of the same version starts beside it under a temporary name. */
+  liveContainerId?: string | undefined;
   /** Host ports Slipway's other containers hold (stopped ones included), never handed out again. */
   takenPorts: number[];
 }
@@ -23,25 +28,30 @@ export interface StartInput {
 export interface Candidate {
   containerId: string;
   name: string;
+  /** The name it must carry once it is the only container of its version. */
+  finalName: string;
   hostPort: number;
   containerPort: number;
 }
 
-export const DEFAULT_LIMITS = { memoryBytes: 512 * 1024 * 1024, nanoCpus: 1_000_000_000, pidsLimit: 256 } as const;
 const DEFAULT_CONTAINER_PORT = 3000;
 
 export async function start(engine: Engine, input: StartInput): Promise<Candidate> {
-  const name = containerName(input.app, input.version);
-  const [leftover, exposed] = await Promise.all([engine.findContainerByName(name), engine.imageExposedPort(input.image)]);
-  // A container of this name can only be a leftover of an earlier attempt at this very version.
-  if (leftover) {
-    if (leftover.labels['io.slipway.app'] !== input.app) {
-      throw new PipelineError('start_failed', `A container named ${name} exists and was not made by Slipway; remove or rename it`);
+  const finalName = containerName(input.app, input.version);
+  const [existing, exposed] = await Promise.all([engine.findContainerByName(finalName), engine.imageExposedPort(input.image)]);
+  let name = finalName;
+  if (existing) {
+    if (existing.labels[LABEL.app] !== input.app) {
+      throw new PipelineError('start_failed', `A container named ${finalName} exists and was not made by Slipway; remove or rename it`);
     }
-    await engine.remove(leftover.id);
+    // The live container of this very version (a restart): start beside it, rename after the switch.
+    if (existing.id === input.liveContainerId) name = `${finalName}-${randomBytes(3).toString('hex')}`;
+    // Otherwise a leftover of an earlier attempt at this version.
+    else await engine.remove(existing.id);
   }
 
-  const containerPort = exposed ?? DEFAULT_CONTAINER_PORT;
+  const containerPort = input.settings.port ?? exposed ?? DEFAULT_CONTAINER_PORT;
+  const env = [...Object.entries(input.settings.env).map(([k, v]) => `${k}=${v}`), `PORT=${containerPort}`];
   // get-port checks that the port is free now; another process may still take it before Docker binds it.
   for (let attempt = 1; ; attempt++) {
     const hostPort = await getPort({ host: input.bind, exclude: input.takenPorts });
@@ -51,15 +61,17 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
         name,
         image: input.image,
         labels: input.labels,
-        env: [`PORT=${containerPort}`],
+        env,
         containerPort,
         hostPort,
         hostIp: input.bind,
-        ...DEFAULT_LIMITS,
+        memoryBytes: input.settings.memoryMb * 1024 * 1024,
+        nanoCpus: Math.round(input.settings.cpus * 1e9),
+        pidsLimit: 256,
         stopGraceS: input.stopGraceS,
       });
       await engine.start(containerId);
-      return { containerId, name, hostPort, containerPort };
+      return { containerId, name, finalName, hostPort, containerPort };
     } catch (err) {
       if (containerId) await engine.remove(containerId);
       const message = (err as Error).message;

@@ -1,7 +1,10 @@
 /**
- * Stage 5: the healthy candidate becomes the app's current version; only then does the previous
- * container stop (its image stays, for rollback). Containers are proven ours by their labels first.
+ * Stage 5: the healthy candidate becomes the app's current version. The gateways are told and drain the
+ * old upstream; only then does the previous container stop (its image stays, for rollback). Containers
+ * are proven ours by their labels before anything is stopped.
  */
+import type { Redis } from 'ioredis';
+import { announceRoute } from '@slipway/core/routes';
 import type { Store } from '@slipway/core/store';
 import type { Engine } from '../docker/engine';
 import { LABEL } from '../docker/labels';
@@ -21,23 +24,36 @@ export interface Live {
   containerId: string;
   port: number;
   startedAt: string;
+  /** The version it replaced, if it was another one. */
   replaced: string | null;
 }
 
-export async function switchTo(engine: Engine, store: Store, input: SwitchInput, onLine: (line: string) => void): Promise<Live> {
+export async function switchTo(
+  deps: { engine: Engine; store: Store; redis: Redis },
+  input: SwitchInput,
+  onLine: (line: string) => void,
+): Promise<Live> {
+  const { engine, store, redis } = deps;
   const [before, containers] = await Promise.all([store.getAppRecord(input.app), engine.listContainers({ [LABEL.app]: input.app })]);
   const startedAt = new Date().toISOString();
   const replaced = before.current && before.current !== input.version ? before.current : null;
-  await Promise.all([
-    store.setAppRecord(input.app, {
-      current: input.version,
-      previous: replaced ?? before.previous,
-      port: input.healthy.hostPort,
-      containerId: input.healthy.containerId,
-      startedAt,
-    }),
-    store.settleVersion(input.app, input.version, input.deployId, 'ok'),
-  ]);
+  await store.setAppRecord(input.app, {
+    current: input.version,
+    previous: replaced ?? before.previous,
+    port: input.healthy.hostPort,
+    containerId: input.healthy.containerId,
+    startedAt,
+    status: 'running',
+  });
+  const version = await store.getVersion(input.app, input.version);
+  if (version) await store.putVersion(input.app, { ...version, state: 'ok', deployedAt: startedAt });
+
+  const drain = await announceRoute(
+    redis,
+    { app: input.app, version: input.version, port: input.healthy.hostPort, previousPort: before.status === 'stopped' ? null : (before.port ?? null) },
+    input.stopGraceS * 1000,
+  );
+  if (drain.gateways) onLine(`Gateway switched to ${input.version} (${drain.drained}/${drain.gateways} drained the old upstream)`);
 
   // Everything else of this app goes: the previous version, and leftovers of interrupted deploys.
   const others = containers.filter((c) => c.id !== input.healthy.containerId);
@@ -47,12 +63,6 @@ export async function switchTo(engine: Engine, store: Store, input: SwitchInput,
       return engine.stopAndRemove(container.id, input.stopGraceS);
     }),
   );
-  return {
-    app: input.app,
-    version: input.version,
-    containerId: input.healthy.containerId,
-    port: input.healthy.hostPort,
-    startedAt,
-    replaced,
-  };
+  if (input.healthy.name !== input.healthy.finalName) await engine.rename(input.healthy.containerId, input.healthy.finalName);
+  return { app: input.app, version: input.version, containerId: input.healthy.containerId, port: input.healthy.hostPort, startedAt, replaced };
 }

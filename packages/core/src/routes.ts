@@ -1,0 +1,73 @@
+/**
+ * How an app's traffic moves from one container to the next without dropping a request. The worker writes
+ * the app record, then announces the switch; every gateway points new requests at the new upstream, waits
+ * until the requests still running on the old one have finished, and acknowledges. Only then does the
+ * worker stop the old container. Gateways that are gone (no heartbeat) are not waited for.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { keys } from './redis';
+
+export interface RouteUpdate {
+  app: string;
+  /** null: the app has no running version (stopped or deleted). */
+  version: string | null;
+  port: number | null;
+  /** The upstream the app is leaving: gateways drain it before acknowledging. */
+  previousPort: number | null;
+  nonce: string;
+}
+
+export const GATEWAY_FRESH_MS = 15_000;
+
+export async function liveGateways(redis: Redis): Promise<string[]> {
+  const beats = await redis.hgetall(keys.gateways);
+  return Object.entries(beats)
+    .filter(([, ts]) => Date.now() - Number(ts) < GATEWAY_FRESH_MS)
+    .map(([id]) => id);
+}
+
+/**
+ * Announces a route change and waits until every live gateway has drained the previous upstream
+ * (or `timeoutMs` passed). Returns how many gateways were waited for and how many answered.
+ */
+export async function announceRoute(
+  redis: Redis,
+  update: Omit<RouteUpdate, 'nonce'>,
+  timeoutMs: number,
+): Promise<{ gateways: number; drained: number }> {
+  const nonce = randomBytes(8).toString('hex');
+  const gateways = await liveGateways(redis);
+  await redis.publish(keys.routesChannel, JSON.stringify({ ...update, nonce }));
+  if (!gateways.length) return { gateways: 0, drained: 0 };
+  const deadline = Date.now() + timeoutMs;
+  let drained = 0;
+  while (Date.now() < deadline) {
+    drained = await redis.scard(keys.drained(nonce));
+    if (drained >= gateways.length) break;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  await redis.del(keys.drained(nonce));
+  return { gateways: gateways.length, drained };
+}
+
+export function parseRouteUpdate(message: string): RouteUpdate | null {
+  try {
+    const raw = JSON.parse(message) as Partial<RouteUpdate>;
+    if (typeof raw.app !== 'string' || typeof raw.nonce !== 'string') return null;
+    const port = (p: unknown) => (typeof p === 'number' && Number.isInteger(p) ? p : null);
+    return {
+      app: raw.app,
+      version: typeof raw.version === 'string' ? raw.version : null,
+      port: port(raw.port),
+      previousPort: port(raw.previousPort),
+      nonce: raw.nonce,
+    };
+  } catch {
+    return null;
+  }
+}
+
+export async function acknowledgeDrained(redis: Redis, nonce: string, gatewayId: string): Promise<void> {
+  await redis.multi().sadd(keys.drained(nonce), gatewayId).expire(keys.drained(nonce), 120).exec();
+}

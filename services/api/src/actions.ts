@@ -1,0 +1,71 @@
+/**
+ * What users do to an app besides uploading: settings, rollback, restart, start/stop, delete, rebuild.
+ * Checks that only records can answer happen here (404/409 at once); the work itself is queued in the
+ * app's line, so it never races a deploy.
+ */
+import type { Deploy } from '@slipway/contracts/deploy';
+import { AppSettingsSchema, MASK, type AppSettings, type AppSettingsPatch } from '@slipway/contracts/settings';
+import { enqueueDeploy, enqueueLifecycle, getOp, type LifecycleAction } from '@slipway/core/enqueue';
+import { newDeployId } from '@slipway/core/ids';
+import { notify } from '@slipway/core/notify';
+import type { ApiContext } from './context';
+import { AppError, conflict, notFound } from './errors';
+import { enqueueContext, rebuildVersion } from './submit';
+
+export async function updateSettings(ctx: ApiContext, app: string, patch: AppSettingsPatch): Promise<AppSettings> {
+  const before = await ctx.store.getSettings(app);
+  const env = patch.env
+    ? Object.fromEntries(Object.entries(patch.env).map(([k, v]) => [k, v === MASK ? (before.env[k] ?? '') : v]))
+    : before.env;
+  const next = AppSettingsSchema.parse({ ...before, ...patch, env });
+  await ctx.store.putSettings(app, next);
+  await notify(ctx.redis, { type: 'app', app, change: 'settings', message: 'Settings changed; they apply from the next deploy, rollback or restart' });
+  ctx.log.info({ app, changed: Object.keys(patch) }, 'settings changed');
+  return next;
+}
+
+export async function rollback(ctx: ApiContext, app: string, requested: string | undefined): Promise<Deploy> {
+  const record = await ctx.store.getAppRecord(app);
+  const version = requested ?? record.previous;
+  if (!version) throw notFound('version_not_found', `${app} has no previous version to roll back to; name one: {"version":"…"}`);
+  const target = await ctx.store.getVersion(app, version);
+  if (!target || target.state === 'pending' || target.state === 'failed') {
+    throw notFound('version_not_found', `${app} has no version ${version} that ran successfully`);
+  }
+  if (target.state === 'pruned') {
+    throw conflict(
+      'image_pruned',
+      `The image of ${app} ${version} was pruned (SLIPWAY_KEEP_VERSIONS); build it again from its kept archive with POST /api/apps/${app}/versions/${version}/rebuild`,
+    );
+  }
+  if (record.current === version && record.status !== 'stopped') throw conflict('already_running', `${app} ${version} is already running`);
+  return enqueueDeploy(enqueueContext(ctx), { id: newDeployId(), app, version, kind: 'rollback', trigger: 'user' }, { kind: 'rollback' });
+}
+
+export async function restart(ctx: ApiContext, app: string): Promise<Deploy> {
+  const record = await ctx.store.getAppRecord(app);
+  if (!record.current) throw conflict('not_running', `${app} has no version to restart; deploy one first`);
+  return enqueueDeploy(enqueueContext(ctx), { id: newDeployId(), app, version: record.current, kind: 'restart', trigger: 'user' }, { kind: 'restart' });
+}
+
+export async function rebuild(ctx: ApiContext, app: string, version: string): Promise<Deploy> {
+  const target = await ctx.store.getVersion(app, version);
+  if (!target?.archivePath) throw notFound('version_not_found', `${app} has no kept archive of version ${version}`);
+  if (target.state !== 'pruned') throw conflict('version_exists', `${app} ${version} is not pruned (it is ${target.state}); nothing to rebuild`);
+  const deploy = await rebuildVersion(ctx, app, version, target.archivePath);
+  if (!deploy) throw conflict('version_exists', `${app} ${version} is being deployed already`);
+  return deploy;
+}
+
+/** Waits for the worker to carry the action out (they take seconds); a slow one answers 202 with its id. */
+export async function lifecycle(ctx: ApiContext, app: string, action: LifecycleAction, waitMs = 60_000): Promise<{ done: boolean; id: string }> {
+  const id = await enqueueLifecycle(enqueueContext(ctx), app, action);
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    const op = await getOp(ctx.redis, id);
+    if (op?.status === 'succeeded') return { done: true, id };
+    if (op?.status === 'failed' && op.error) throw new AppError(op.error.status, op.error.code as never, op.error.message);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { done: false, id };
+}

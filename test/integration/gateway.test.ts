@@ -1,0 +1,146 @@
+/**
+ * The gateway (issue 4): stable per-app URLs by Host header, a switch that drops no request during a
+ * deploy or a rollback, WebSocket upgrades, traffic counted per app, nothing private on unknown hosts.
+ */
+import { Agent, request } from 'node:http';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, upload, waitForDeploy } from '../helpers/api';
+import { fixtureTgz } from '../helpers/archives';
+import { startSlipway, type Slipway } from '../helpers/slipway';
+
+let slipway: Slipway;
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function viaGateway(host: string, path = '/'): Promise<{ status: number; text: string }> {
+  const url = new URL(slipway.gatewayUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path, headers: { host }, agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Clients hammering the app through the gateway until stopped; every answer is checked. */
+function load(host: string, clients: number) {
+  let running = true;
+  const seen = new Map<string, number>();
+  const failures: string[] = [];
+  let requests = 0;
+  const loops = Array.from({ length: clients }, async () => {
+    while (running) {
+      try {
+        const res = await viaGateway(host);
+        requests++;
+        if (res.status !== 200) failures.push(`${res.status} ${res.text.slice(0, 80)}`);
+        else seen.set(res.text.trim(), (seen.get(res.text.trim()) ?? 0) + 1);
+      } catch (err) {
+        requests++;
+        failures.push((err as Error).message);
+      }
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { requests, failures, seen };
+    },
+  };
+}
+
+beforeAll(async () => {
+  slipway = await startSlipway();
+  const res = await upload(slipway.url, await fixtureTgz('hello', { version: '1.0.0' }), 'hello.tgz');
+  expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');
+});
+afterAll(async () => {
+  agent.destroy();
+  await slipway?.stop();
+});
+
+describe('gateway', () => {
+  it('serves an app at <app>.<domain> whatever port its container has', async () => {
+    expect(await viaGateway('hello.localhost')).toEqual({ status: 200, text: 'hello 1.0.0\n' });
+    expect((await viaGateway(`hello.localhost:${new URL(slipway.gatewayUrl).port}`)).status).toBe(200);
+    const { body } = await call(slipway.url, 'GET', '/api/apps/hello');
+    expect(body.app.current.url).toBe(`http://hello.localhost:${slipway.env.SLIPWAY_GATEWAY_PORT}/`);
+  });
+
+  it('answers an unknown host with a plain 404 page that lists nothing', async () => {
+    for (const host of ['nope.localhost', 'localhost', 'other.example.com', '../.localhost', '<script>.localhost']) {
+      const res = await viaGateway(host);
+      expect(res.status).toBe(404);
+      expect(res.text).toContain('No app here');
+      // Neither the apps it serves nor where they run.
+      expect(res.text).not.toContain('hello');
+      expect(res.text).not.toMatch(/127\.0\.0\.1|:\d{4,5}|<script>/);
+    }
+    expect((await viaGateway('hello.example.com')).status).toBe(404);
+  });
+
+  it('drops no request while a deploy switches versions', async () => {
+    const traffic = load('hello.localhost', 8);
+    const res = await upload(slipway.url, await fixtureTgz('hello', { version: '2.0.0' }), 'hello.tgz');
+    expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');
+    await new Promise((r) => setTimeout(r, 500));
+    const { requests, failures, seen } = await traffic.stop();
+    expect(failures).toEqual([]);
+    expect(requests).toBeGreaterThan(100);
+    expect(seen.get('hello 1.0.0')).toBeGreaterThan(0);
+    expect(seen.get('hello 2.0.0')).toBeGreaterThan(0);
+  });
+
+  it('drops no request while a rollback switches back', async () => {
+    const traffic = load('hello.localhost', 8);
+    const res = await call(slipway.url, 'POST', '/api/apps/hello/rollback', {});
+    expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');
+    await new Promise((r) => setTimeout(r, 500));
+    const { failures, seen } = await traffic.stop();
+    expect(failures).toEqual([]);
+    expect(seen.get('hello 1.0.0')).toBeGreaterThan(0);
+  });
+
+  it('lets a slow request finish on the old version during a switch', async () => {
+    const slow = viaGateway('hello.localhost', '/slow');
+    await new Promise((r) => setTimeout(r, 100));
+    const res = await call(slipway.url, 'POST', '/api/apps/hello/rollback', {});
+    expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');
+    expect(await slow).toEqual({ status: 200, text: 'hello 1.0.0 slow\n' });
+  });
+
+  it('carries WebSocket connections', async () => {
+    const ws = new WebSocket(`${slipway.gatewayUrl.replace('http', 'ws')}/ws`, { headers: { host: 'hello.localhost' } });
+    const echo = await new Promise<string>((resolve, reject) => {
+      ws.on('open', () => ws.send('ping through the gateway'));
+      ws.on('message', (data) => resolve(data.toString()));
+      ws.on('error', reject);
+    });
+    ws.close();
+    expect(echo).toBe('ping through the gateway');
+  });
+
+  it('counts requests per app for /api/traffic', async () => {
+    for (let i = 0; i < 5; i++) await viaGateway('hello.localhost', '/boom');
+    let series: Array<{ app: string; requests: number; errors5xx: number; p50Ms: number; p95Ms: number }> = [];
+    for (let i = 0; i < 40 && !series.some((p) => p.errors5xx >= 5); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      series = (await call(slipway.url, 'GET', '/api/traffic?range=1h&step=1m')).body.series;
+    }
+    const hello = series.filter((p) => p.app === 'hello');
+    expect(hello.reduce((n, p) => n + p.requests, 0)).toBeGreaterThan(100);
+    expect(hello.reduce((n, p) => n + p.errors5xx, 0)).toBe(5);
+    expect(hello[0]!.p95Ms).toBeGreaterThanOrEqual(hello[0]!.p50Ms);
+    const hourly = (await call(slipway.url, 'GET', '/api/traffic?range=7d&step=1h')).body.series;
+    expect(hourly.some((p: { app: string }) => p.app === 'hello')).toBe(true);
+    expect((await call(slipway.url, 'GET', '/api/traffic?range=30d')).status).toBe(400);
+    expect((await call(slipway.url, 'GET', '/api/traffic?range=soon')).status).toBe(400);
+  });
+});
