@@ -1,5 +1,5 @@
 /** A small client for the HTTP API, as curl or the CLI would use it. */
-import { request } from 'node:http';
+import { request, type Agent } from 'node:http';
 import type { Deploy } from '@slipway/contracts/deploy';
 
 export interface Answer<T = any> {
@@ -53,6 +53,23 @@ export function get(url: string, timeoutMs = 3000): Promise<{ status: number; te
     });
     const timer = setTimeout(() => req.destroy(new Error(`GET ${url} timed out`)), timeoutMs);
     req.on('close', () => clearTimeout(timer));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A request to the gateway naming the app in the Host header (fetch cannot set Host). */
+export function viaGateway(gatewayUrl: string, host: string, path = '/', agent?: Agent): Promise<{ status: number; text: string }> {
+  const url = new URL(gatewayUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path, headers: { host }, agent: agent ?? false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end();
   });

@@ -2,31 +2,17 @@
  * The gateway (issue 4): stable per-app URLs by Host header, a switch that drops no request during a
  * deploy or a rollback, WebSocket upgrades, traffic counted per app, nothing private on unknown hosts.
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, upload, waitForDeploy } from '../helpers/api';
+import { call, upload, viaGateway as gatewayGet, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
 import { startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-function viaGateway(host: string, path = '/'): Promise<{ status: number; text: string }> {
-  const url = new URL(slipway.gatewayUrl);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path, headers: { host }, agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const viaGateway = (host: string, path = '/') => gatewayGet(slipway.gatewayUrl, host, path, agent);
 
 /** Clients hammering the app through the gateway until stopped; every answer is checked. */
 function load(host: string, clients: number) {

@@ -7,33 +7,42 @@ import { z } from 'zod';
 export const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 export const MASK = '••••••••';
 
+const fields = {
+  env: z
+    .record(z.string().regex(ENV_KEY_RE, 'env names are letters, digits and "_", not starting with a digit'), z.string().max(32 * 1024))
+    .refine((env) => Object.keys(env).length <= 200, 'at most 200 env variables'),
+  /** The port the app listens on inside its container; default: the image's EXPOSE, else 3000. */
+  port: z.number().int().min(1).max(65535),
+  healthPath: z
+    .string()
+    .max(512)
+    .regex(/^\/[\x21-\x7e]*$/, 'a path starting with "/", without spaces'),
+  memoryMb: z.number().int().min(32).max(8192),
+  cpus: z.number().min(0.05).max(8),
+  /** Files inside the container collected as extra log streams (issue 5). */
+  logFiles: z.array(z.string().max(512).regex(/^\/[^\0]*$/, 'absolute paths inside the container')).max(20),
+  webhooks: z.array(z.url({ protocol: /^https?$/ }).max(2048)).max(10),
+};
+
 export const AppSettingsSchema = z
   .object({
-    env: z
-      .record(z.string().regex(ENV_KEY_RE, 'env names are letters, digits and "_", not starting with a digit'), z.string().max(32 * 1024))
-      .refine((env) => Object.keys(env).length <= 200, 'at most 200 env variables')
-      .default({}),
-    /** The port the app listens on inside its container; default: the image's EXPOSE, else 3000. */
-    port: z.number().int().min(1).max(65535).optional(),
-    healthPath: z
-      .string()
-      .max(512)
-      .regex(/^\/[\x21-\x7e]*$/, 'a path starting with "/", without spaces')
-      .default('/'),
-    memoryMb: z.number().int().min(32).max(8192).default(512),
-    cpus: z.number().min(0.05).max(8).default(1),
-    /** Files inside the container collected as extra log streams (issue 5). */
-    logFiles: z
-      .array(z.string().max(512).regex(/^\/[^\0]*$/, 'absolute paths inside the container'))
-      .max(20)
-      .default([]),
-    webhooks: z.array(z.url({ protocol: /^https?$/ }).max(2048)).max(10).default([]),
+    ...fields,
+    env: fields.env.default({}),
+    port: fields.port.optional(),
+    healthPath: fields.healthPath.default('/'),
+    memoryMb: fields.memoryMb.default(512),
+    cpus: fields.cpus.default(1),
+    logFiles: fields.logFiles.default([]),
+    webhooks: fields.webhooks.default([]),
   })
   .strict();
 export type AppSettings = z.infer<typeof AppSettingsSchema>;
 
-/** What PUT accepts: any subset; env values equal to MASK keep the stored value (a masked form round-trips). */
-export const AppSettingsPatchSchema = AppSettingsSchema.partial().strict();
+/**
+ * What PUT accepts: any subset, the rest unchanged (no defaults here, or a partial update would reset
+ * them); env values equal to MASK keep the stored value, so a masked form round-trips.
+ */
+export const AppSettingsPatchSchema = z.object(fields).partial().strict();
 export type AppSettingsPatch = z.infer<typeof AppSettingsPatchSchema>;
 
 export const DEFAULT_SETTINGS: AppSettings = AppSettingsSchema.parse({});

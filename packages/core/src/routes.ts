@@ -15,6 +15,8 @@ export interface RouteUpdate {
   port: number | null;
   /** The upstream the app is leaving: gateways drain it before acknowledging. */
   previousPort: number | null;
+  /** The app is gone altogether (its host answers 404, not 503). */
+  deleted?: boolean;
   nonce: string;
 }
 
@@ -61,6 +63,7 @@ export function parseRouteUpdate(message: string): RouteUpdate | null {
       version: typeof raw.version === 'string' ? raw.version : null,
       port: port(raw.port),
       previousPort: port(raw.previousPort),
+      deleted: raw.deleted === true,
       nonce: raw.nonce,
     };
   } catch {

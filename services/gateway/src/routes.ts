@@ -44,7 +44,8 @@ export class RouteTable {
   }
 
   apply(update: RouteUpdate): void {
-    this.known.add(update.app);
+    if (update.deleted) this.known.delete(update.app);
+    else this.known.add(update.app);
     if (update.version && update.port) this.routes.set(update.app, { version: update.version, port: update.port });
     else this.routes.delete(update.app);
   }

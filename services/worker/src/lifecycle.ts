@@ -80,7 +80,7 @@ async function startApp(ctx: WorkerContext, app: string): Promise<void> {
 async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string): Promise<void> {
   await watcher.end(app);
   const record = await ctx.store.getAppRecord(app);
-  await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: record.port ?? null }, ctx.settings.stopGraceS * 1000);
+  await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: record.port ?? null, deleted: true }, ctx.settings.stopGraceS * 1000);
   // Deploys still waiting behind this delete are cancelled: the app they would deploy to is gone.
   for (const id of await ctx.redis.lrange(keys.appLine(app), 0, -1)) {
     const deploy = id.startsWith('d') ? await ctx.store.getDeploy(id) : null;

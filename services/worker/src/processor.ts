@@ -101,6 +101,8 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
 }
 
 async function succeed(ctx: WorkerContext, services: Services, job: PipelineJob, live: Live, report: Reporter): Promise<void> {
+  // Retention is part of the deploy: when it reports done, the versions it shows are final.
+  await prune(ctx, job.app).catch((err: Error) => ctx.log.warn({ app: job.app, err: err.message }, 'pruning failed'));
   await report.enter('done');
   const deploy = await ctx.store.updateDeploy(job.deployId, {
     status: 'succeeded',
@@ -114,7 +116,6 @@ async function succeed(ctx: WorkerContext, services: Services, job: PipelineJob,
   if (job.kind === 'deploy') {
     await services.watcher.begin(job.app, { deployId: job.deployId, version: job.version, containerId: live.containerId, port: live.port });
   }
-  await prune(ctx, job.app).catch((err: Error) => ctx.log.warn({ app: job.app, err: err.message }, 'pruning failed'));
   ctx.log.info({ deployId: job.deployId, kind: job.kind, app: job.app, version: job.version, port: live.port, replaced: live.replaced }, 'deploy succeeded');
 }
 

@@ -53,7 +53,9 @@ export class Webhooks {
     this.worker = new Worker<WebhookJob>(WEBHOOK_QUEUE, (job) => this.deliver(job), { connection, concurrency: 4 });
     this.worker.on('error', () => {});
     this.worker.on('failed', (job, err) => {
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) this.ctx.log.warn({ url: job.data.url, event: job.data.event, err: err.message }, 'webhook gave up');
+      if (!job) return;
+      const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+      this.ctx.log[final ? 'warn' : 'debug']({ url: job.data.url, event: job.data.event, attempt: job.attemptsMade, err: err.message }, final ? 'webhook gave up' : 'webhook failed, will retry');
     });
   }
 
@@ -72,6 +74,7 @@ export class Webhooks {
       const res = await fetch(job.data.url, { method: 'POST', headers, body: job.data.body, signal: abort.signal, redirect: 'manual' });
       await res.arrayBuffer().catch(() => null);
       if (res.status < 200 || res.status >= 300) throw new Error(`answered ${res.status}`);
+      this.ctx.log.debug({ url: job.data.url, event: job.data.event, status: res.status }, 'webhook delivered');
     } finally {
       clearTimeout(timer);
     }
