@@ -11,26 +11,14 @@ import { cp, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { call, get, upload, waitForDeploy } from '../test/helpers/api';
+import { call, upload, waitForDeploy } from '../test/helpers/api';
 import { FIXTURES, tarOf, type Entry } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
 import { startScript, TEMPLATE_PATH } from '../services/worker/src/stages/build';
+import { firstOk, median, saveResult, sleep } from './lib';
 
 const run = promisify(execFile);
 const runs = Number(process.argv[2] ?? 5);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function firstOk(port: number): Promise<void> {
-  for (;;) {
-    try {
-      if ((await get(`http://127.0.0.1:${port}/`, 1000)).status === 200) return;
-    } catch {
-      // not yet
-    }
-    await sleep(25);
-  }
-}
 
 /** The hello fixture with a marker file that changes every run (a code-only change). */
 async function appEntries(marker: string): Promise<Entry[]> {
@@ -108,8 +96,7 @@ async function main() {
       upload1GiB: rss,
     };
     console.log(JSON.stringify(result, null, 2));
-    await mkdir(path.join('bench', 'results'), { recursive: true });
-    await writeFile(path.join('bench', 'results', `deploy-${Date.now()}.json`), JSON.stringify({ ...result, raw, through }, null, 2));
+    await saveResult('deploy', { ...result, raw, through });
   } finally {
     if (previous) await run('docker', ['rm', '-f', previous]).catch(() => {});
     const { stdout } = await run('docker', ['images', '-q', 'slipway-bench-raw']);

@@ -63,7 +63,7 @@ export const keys = {
   routesChannel: 'slipway:routes',
   /** gateway id → last heartbeat (ms). */
   gateways: 'slipway:gateways',
-  /** Gateways that drained a switched-away upstream: a set per switch. */
+  /** Gateways that drained a switched-away upstream: a list per switch, popped by the waiting worker. */
   drained: (nonce: string) => `slipway:drained:${nonce}`,
   /** Traffic counted by the gateways, per app and minute or hour bucket. */
   traffic: (app: string, step: 'm' | 'h', bucket: number) => `slipway:traffic:${app}:${step}:${bucket}`,

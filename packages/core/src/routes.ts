@@ -42,14 +42,22 @@ export async function announceRoute(
   const gateways = await liveGateways(redis);
   await redis.publish(keys.routesChannel, JSON.stringify({ ...update, nonce }));
   if (!gateways.length) return { gateways: 0, drained: 0 };
+  // Each gateway pushes one acknowledgement; a blocking pop on a connection of its own wakes at once.
+  const waiter = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+  waiter.on('error', () => {});
   const deadline = Date.now() + timeoutMs;
   let drained = 0;
-  while (Date.now() < deadline) {
-    drained = await redis.scard(keys.drained(nonce));
-    if (drained >= gateways.length) break;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+  try {
+    while (drained < gateways.length) {
+      const left = (deadline - Date.now()) / 1000;
+      if (left <= 0) break;
+      if (!(await waiter.blpop(keys.drained(nonce), Math.max(left, 0.01)))) break;
+      drained++;
+    }
+  } finally {
+    waiter.disconnect();
+    await redis.del(keys.drained(nonce));
   }
-  await redis.del(keys.drained(nonce));
   return { gateways: gateways.length, drained };
 }
 
@@ -72,5 +80,5 @@ export function parseRouteUpdate(message: string): RouteUpdate | null {
 }
 
 export async function acknowledgeDrained(redis: Redis, nonce: string, gatewayId: string): Promise<void> {
-  await redis.multi().sadd(keys.drained(nonce), gatewayId).expire(keys.drained(nonce), 120).exec();
+  await redis.multi().rpush(keys.drained(nonce), gatewayId).expire(keys.drained(nonce), 120).exec();
 }

@@ -55,6 +55,7 @@ async function stop(signal: string) {
   clearInterval(reloading);
   gateway.server.close();
   gateway.server.closeIdleConnections();
+  await gateway.close();
   await traffic.stop();
   await redis.hdel(keys.gateways, id).catch(() => 0);
   await Promise.allSettled([redis.quit(), subscriber.quit()]);

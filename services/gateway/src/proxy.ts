@@ -1,10 +1,11 @@
 /**
- * The gateway: `<app>.<domain>` (Host header) → the app's current container, with WebSocket upgrades.
- * In-flight requests are counted per upstream so a switch can drain the old one before it stops.
+ * The gateway: `<app>.<domain>` (Host header) → the app's current container, with WebSocket upgrades,
+ * through undici connection pools (one per upstream, kept alive). In-flight requests are counted per
+ * upstream so a switch can drain the old one before its container stops.
  */
-import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { createProxyServer } from 'http-proxy-3';
+import { Pool } from 'undici';
 import { isAppName } from '@slipway/contracts/names';
 import { sendPage } from './pages';
 import type { RouteTable } from './routes';
@@ -18,24 +19,24 @@ export interface GatewayOptions {
 
 /** Methods that may be sent again when the first upstream refused the connection (nothing reached the app). */
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never forwarded. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
+const TIMEOUT_MS = 120_000;
 
 export class Gateway {
   readonly server: Server;
   private readonly inflight = new Map<number, number>();
   private readonly waiters = new Map<number, Array<() => void>>();
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 1000 });
-  private readonly proxy = createProxyServer({ xfwd: true, ws: true, proxyTimeout: 120_000, agent: undefined });
+  private readonly pools = new Map<number, Pool>();
 
   constructor(
     private readonly routes: RouteTable,
     private readonly traffic: TrafficCounter,
     private readonly opts: GatewayOptions,
   ) {
-    this.server = createServer((req, res) => this.web(req, res));
-    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as Socket, head));
+    this.server = createServer((req, res) => void this.web(req, res));
+    this.server.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));
     this.server.keepAliveTimeout = 5_000;
-    // Errors are handled per request (callbacks below); this keeps a stray one from crashing the process.
-    this.proxy.on('error', () => {});
   }
 
   /** The app a Host header names, or null: `shop.localhost:8081` → `shop`. */
@@ -51,19 +52,36 @@ export class Gateway {
     return this.inflight.get(port) ?? 0;
   }
 
-  /** Resolves when no request is running on `port` any more, or after `timeoutMs`. */
-  drained(port: number, timeoutMs: number): Promise<void> {
-    if (!this.inFlight(port)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const list = this.waiters.get(port) ?? [];
-      list.push(done);
-      this.waiters.set(port, list);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+  /** Resolves when no request is running on `port` any more (or after `timeoutMs`), then closes its pool. */
+  async drained(port: number, timeoutMs: number): Promise<void> {
+    if (this.inFlight(port)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMs);
+        const list = this.waiters.get(port) ?? [];
+        list.push(done);
+        this.waiters.set(port, list);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+    const pool = this.pools.get(port);
+    this.pools.delete(port);
+    void pool?.close().catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pools.values()].map((pool) => pool.close()));
+  }
+
+  private pool(port: number): Pool {
+    let pool = this.pools.get(port);
+    if (!pool) {
+      pool = new Pool(`http://${this.opts.upstreamHost}:${port}`, { connections: 128, keepAliveTimeout: 4_000, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+      this.pools.set(port, pool);
+    }
+    return pool;
   }
 
   private enter(port: number): () => void {
@@ -80,36 +98,52 @@ export class Gateway {
     };
   }
 
-  private web(req: IncomingMessage, res: ServerResponse, retried = false): void {
+  private async web(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const began = performance.now();
     const host = req.headers.host ?? '';
     const app = this.appOf(req);
     if (!app || !this.routes.has(app)) return sendPage(res, 404, host);
-    const route = this.routes.get(app);
-    if (!route) {
-      this.traffic.record(app, 503, performance.now() - began);
-      return sendPage(res, 503, host);
-    }
-    const leave = this.enter(route.port);
-    res.once('close', () => {
-      leave();
-      if (!retriedAway) this.traffic.record(app, res.statusCode, performance.now() - began);
-    });
-    let retriedAway = false;
-    this.proxy.web(req, res, { target: { host: this.opts.upstreamHost, port: route.port }, agent: this.agent }, (err) => {
-      const code = (err as NodeJS.ErrnoException).code;
-      // A refused connection never reached the app: during a switch the old upstream may just have closed.
-      if (!retried && RETRYABLE.has(req.method ?? '') && (code === 'ECONNREFUSED' || code === 'ECONNRESET') && !res.headersSent) {
-        retriedAway = true;
-        leave();
-        setTimeout(() => this.web(req, res, true), 50);
-        return;
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    for (let attempt = 1; ; attempt++) {
+      const route = this.routes.get(app);
+      if (!route) {
+        this.traffic.record(app, 503, performance.now() - began);
+        return sendPage(res, 503, host);
       }
-      sendPage(res, 502, host);
-    });
+      const leave = this.enter(route.port);
+      try {
+        // undici's stream API writes the answer straight into the response: no intermediate stream.
+        let status = 0;
+        await this.pool(route.port).stream(
+          { path: req.url ?? '/', method: req.method as 'GET', headers: forwardHeaders(req), body: hasBody ? req : null },
+          ({ statusCode, headers }) => {
+            status = statusCode;
+            res.writeHead(statusCode, responseHeaders(headers));
+            return res;
+          },
+        );
+        this.traffic.record(app, status, performance.now() - began);
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // A refused connection never reached the app: during a switch the old upstream may just have closed.
+        if (attempt === 1 && !hasBody && RETRYABLE.has(req.method ?? '') && code === 'ECONNREFUSED' && !res.headersSent) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          continue;
+        }
+        if (!res.headersSent) {
+          this.traffic.record(app, 502, performance.now() - began);
+          sendPage(res, 502, host);
+        } else res.destroy();
+        return;
+      } finally {
+        leave();
+      }
+    }
   }
 
-  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+  private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => {});
     const app = this.appOf(req);
     const route = app ? this.routes.get(app) : undefined;
     if (!route) {
@@ -118,7 +152,49 @@ export class Gateway {
     }
     const leave = this.enter(route.port);
     socket.once('close', leave);
-    socket.on('error', () => {});
-    this.proxy.ws(req, socket, head, { target: { host: this.opts.upstreamHost, port: route.port } }, () => socket.destroy());
+    try {
+      const upstream = await this.pool(route.port).upgrade({
+        path: req.url ?? '/',
+        method: req.method ?? 'GET',
+        headers: forwardHeaders(req, true),
+        protocol: req.headers.upgrade ?? 'websocket',
+      });
+      const lines = ['HTTP/1.1 101 Switching Protocols'];
+      for (const [name, value] of Object.entries(upstream.headers)) {
+        for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) lines.push(`${name}: ${v}`);
+      }
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length) upstream.socket.write(head);
+      upstream.socket.on('error', () => socket.destroy());
+      socket.on('close', () => upstream.socket.destroy());
+      upstream.socket.pipe(socket).pipe(upstream.socket);
+    } catch {
+      socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
   }
+}
+
+/** The client's headers minus hop-by-hop ones, plus X-Forwarded-For/-Host/-Proto. */
+function forwardHeaders(req: IncomingMessage, upgrade = false): Record<string, string | string[]> {
+  const named = new Set((req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    out[name] = value;
+  }
+  const remote = req.socket.remoteAddress ?? '';
+  const prior = req.headers['x-forwarded-for'];
+  out['x-forwarded-for'] = prior ? `${prior}, ${remote}` : remote;
+  out['x-forwarded-host'] = req.headers.host ?? '';
+  out['x-forwarded-proto'] = 'http';
+  if (upgrade) delete out['sec-websocket-extensions'];
+  return out;
+}
+
+function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  return out;
 }

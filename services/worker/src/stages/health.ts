@@ -42,7 +42,7 @@ export async function waitHealthy(engine: Engine, input: HealthInput, onProgress
     lastProblem = typeof status === 'number' ? `answered ${status}` : status;
     onProgress?.(Math.min(1, (Date.now() - began) / input.timeoutMs));
     // Most apps answer within a second or two: probe often at first, then back off.
-    await sleep(Date.now() - began < 5000 ? 100 : 500);
+    await sleep(Date.now() - began < 3000 ? 50 : Date.now() - began < 10_000 ? 200 : 500);
   }
   throw new PipelineError(
     'unhealthy',
