@@ -9,6 +9,7 @@ import { keys } from './redis';
 /** Upper bounds (ms) of the latency buckets; the last bucket is everything slower. */
 export const LATENCY_BOUNDS_MS = [1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10_000, 30_000];
 
+export const REQUEST_TOTALS = 'slipway:counters:requests';
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 /** Minute buckets are kept two days, hour buckets eight. */
@@ -50,6 +51,8 @@ export async function addTraffic(redis: Redis, app: string, minuteStart: number,
     count.histogram.forEach((n, i) => n && tx.hincrby(key, `h${i}`, n));
     tx.expire(key, TTL_S[step]);
   }
+  // Running totals for Prometheus, which wants counters rather than buckets.
+  tx.hincrby(REQUEST_TOTALS, `${app}|requests`, count.requests).hincrby(REQUEST_TOTALS, `${app}|errors5xx`, count.errors5xx);
   await tx.exec();
 }
 

@@ -6,8 +6,11 @@ import { errorHandler } from './middleware/error-handler';
 import { appRoutes } from './routes/apps';
 import { deployRoutes } from './routes/deploys';
 import { eventRoutes } from './routes/events';
+import { logRoutes } from './routes/logs';
+import { metricsRoutes } from './routes/metrics';
 import { healthRoutes } from './routes/health';
 import { queueRoutes } from './routes/queue';
+import { systemRoutes } from './routes/system';
 import { trafficRoutes } from './routes/traffic';
 import { uiRoutes } from './routes/ui';
 
@@ -29,7 +32,18 @@ export function createApp(ctx: ApiContext): Koa {
       },
     }),
   );
-  for (const router of [healthRoutes(ctx), deployRoutes(ctx), appRoutes(ctx), queueRoutes(ctx), eventRoutes(ctx), trafficRoutes(ctx)]) {
+  const routers = [
+    healthRoutes(ctx),
+    metricsRoutes(ctx),
+    deployRoutes(ctx),
+    logRoutes(ctx),
+    appRoutes(ctx),
+    queueRoutes(ctx),
+    eventRoutes(ctx),
+    trafficRoutes(ctx),
+    systemRoutes(ctx),
+  ];
+  for (const router of routers) {
     app.use(router.routes()).use(router.allowedMethods({ throw: false }));
   }
   app.use(uiRoutes());

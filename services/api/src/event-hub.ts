@@ -5,20 +5,36 @@
 import type { Redis } from 'ioredis';
 import { keys } from '@slipway/core/redis';
 import type { Notification } from '@slipway/contracts/events';
+import type { LogLine } from '@slipway/contracts/logs';
+import { logsChannel } from '@slipway/core/logs';
 import { parseEventMessage, type StoredEvent } from '@slipway/core/events';
 import { parseNotification } from '@slipway/core/notify';
 
 type Listener = (event: StoredEvent) => void;
+const LOGS_PREFIX = logsChannel('');
 
 export class EventHub {
   private readonly byDeploy = new Map<string, Set<Listener>>();
   private readonly all = new Set<Listener>();
   private readonly notifications = new Set<(n: Notification) => void>();
+  private readonly logs = new Map<string, Set<(batch: LogLine[]) => void>>();
 
   constructor(private readonly subscriber: Redis) {}
 
   async start(): Promise<void> {
     this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel.startsWith(LOGS_PREFIX)) {
+        const listeners = this.logs.get(channel.slice(LOGS_PREFIX.length));
+        if (!listeners?.size) return;
+        let batch: LogLine[];
+        try {
+          batch = JSON.parse(message) as LogLine[];
+        } catch {
+          return;
+        }
+        for (const fn of listeners) fn(batch);
+        return;
+      }
       if (channel === keys.notificationsChannel) {
         const notification = parseNotification(message);
         if (notification) for (const fn of this.notifications) fn(notification);
@@ -46,6 +62,22 @@ export class EventHub {
   onAny(fn: Listener): () => void {
     this.all.add(fn);
     return () => this.all.delete(fn);
+  }
+
+  /** Subscribes to an app's log channel while it has viewers, and only then. */
+  onLogs(app: string, fn: (batch: LogLine[]) => void): () => void {
+    let set = this.logs.get(app);
+    if (!set) {
+      this.logs.set(app, (set = new Set()));
+      void this.subscriber.subscribe(logsChannel(app)).catch(() => {});
+    }
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size) return;
+      this.logs.delete(app);
+      void this.subscriber.unsubscribe(logsChannel(app)).catch(() => {});
+    };
   }
 
   onNotification(fn: (n: Notification) => void): () => void {

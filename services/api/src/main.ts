@@ -12,7 +12,7 @@ import { SseHub } from './sse';
 
 const settings = settingsOrExit(() => loadServiceSettings('api'));
 const { redisUrl } = settings;
-const log = createLogger('api', settings.logLevel);
+const log = createLogger('api', settings.logLevel, settings.dataDir);
 
 await mkdir(dataPaths(settings.dataDir).uploads, { recursive: true });
 const redis = createRedis(redisUrl, 'command', 'slipway-api');

@@ -16,6 +16,8 @@ export const DEFAULT_SSE_LIMITS: SseLimits = { total: 2000, perClient: 200, hear
 
 export interface SseStream {
   send(event: string, data: unknown, id?: string): void;
+  /** Text already in SSE form (`event: …\ndata: …\n\n`), shared between clients. */
+  sendRaw(text: string): void;
   close(): void;
   onClose(fn: () => void): void;
   readonly closed: boolean;
@@ -85,6 +87,9 @@ export class SseHub {
         if (id) lines.push(`id: ${id}`);
         lines.push(`data: ${JSON.stringify(data)}`);
         body.write(`${lines.join('\n')}\n\n`);
+      },
+      sendRaw(text) {
+        if (!closed) body.write(text);
       },
       close,
       onClose(fn) {

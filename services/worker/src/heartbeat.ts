@@ -1,16 +1,23 @@
-/** Tells the API (which has no Docker access) that this worker lives and whether the engine answers. */
+/**
+ * Tells the API (which has no Docker access) that this worker lives, whether the engine answers, and
+ * what the engine is (for `GET /api/system`).
+ */
 import { hostname } from 'node:os';
 import { keys } from '@slipway/core/redis';
 import type { WorkerContext } from './context';
 
 const EVERY_MS = 5_000;
+const INFO_EVERY = 6; // beats
+
+export const DOCKER_INFO_KEY = 'slipway:docker:info';
 
 export function startHeartbeat(ctx: WorkerContext): { id: string; stop: () => Promise<void> } {
   const id = `${hostname()}:${process.pid}`;
-  let docker = true;
+  let beats = 0;
   const beat = async () => {
-    docker = await ctx.engine.ping();
+    const docker = await ctx.engine.ping();
     await ctx.redis.hset(keys.workers, id, JSON.stringify({ ts: Date.now(), docker })).catch(() => {});
+    if (docker && beats++ % INFO_EVERY === 0) await reportEngine(ctx).catch(() => {});
   };
   void beat();
   const timer = setInterval(() => void beat(), EVERY_MS);
@@ -21,4 +28,25 @@ export function startHeartbeat(ctx: WorkerContext): { id: string; stop: () => Pr
       await ctx.redis.hdel(keys.workers, id).catch(() => {});
     },
   };
+}
+
+async function reportEngine(ctx: WorkerContext): Promise<void> {
+  const [info, version] = await Promise.all([ctx.engine.info(), ctx.engine.version()]);
+  const pick = (k: string) => info[k];
+  const summary = {
+    version: version.version,
+    apiVersion: version.apiVersion,
+    os: pick('OperatingSystem'),
+    kernel: pick('KernelVersion'),
+    storageDriver: pick('Driver'),
+    dockerRootDir: pick('DockerRootDir'),
+    containers: pick('Containers'),
+    containersRunning: pick('ContainersRunning'),
+    images: pick('Images'),
+    cpus: pick('NCPU'),
+    memoryBytes: pick('MemTotal'),
+    swarm: (pick('Swarm') as { LocalNodeState?: string } | undefined)?.LocalNodeState ?? 'inactive',
+    reportedAt: new Date().toISOString(),
+  };
+  await ctx.redis.set(DOCKER_INFO_KEY, JSON.stringify(summary), 'EX', 300);
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { DeployJob } from '@slipway/contracts/job';
 import { dataPaths } from '@slipway/core/config';
 import { settleOp } from '@slipway/core/enqueue';
+import { appLogDir } from '@slipway/core/logs';
 import { notify } from '@slipway/core/notify';
 import { keys } from '@slipway/core/redis';
 import { announceRoute } from '@slipway/core/routes';
@@ -93,6 +94,8 @@ async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string): Pro
   const data = dataPaths(ctx.settings.dataDir);
   await rm(path.join(data.cluster, app), { recursive: true, force: true });
   await rm(path.join(data.archives, app), { recursive: true, force: true });
+  await ctx.logs.forget(app);
+  await rm(appLogDir(ctx.settings.dataDir, app), { recursive: true, force: true });
   await ctx.store.deleteApp(app);
   await notify(ctx.redis, { type: 'app', app, change: 'deleted' });
 }

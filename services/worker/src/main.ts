@@ -1,9 +1,11 @@
 /** The worker process: the only part of Slipway that talks to Docker. */
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { QUEUE_NAME, type DeployJob } from '@slipway/contracts/job';
 import { dataPaths, loadServiceSettings, settingsOrExit } from '@slipway/core/config';
 import { createLogger } from '@slipway/core/logger';
+import { LogWriter } from '@slipway/core/logs';
 import { createDeployQueue } from '@slipway/core/queue';
 import { createRedis, waitReady } from '@slipway/core/redis';
 import { Store } from '@slipway/core/store';
@@ -11,6 +13,8 @@ import type { WorkerContext } from './context';
 import { DOCKER_MISSING_HELP } from './docker/help';
 import { Engine } from './docker/engine';
 import { startHeartbeat } from './heartbeat';
+import { LogCollector } from './observe/collector';
+import { Sampler } from './observe/sampler';
 import { createProcessor } from './processor';
 import { reconcile } from './reconcile';
 import { Watcher } from './watch';
@@ -20,7 +24,7 @@ const RECONCILE_EVERY_MS = 30_000;
 
 const settings = settingsOrExit(() => loadServiceSettings('worker'));
 const { redisUrl } = settings;
-const log = createLogger('worker', settings.logLevel);
+const log = createLogger('worker', settings.logLevel, settings.dataDir);
 
 const engine = new Engine(settings.dockerHost);
 if (!(await engine.ping(5000))) {
@@ -33,12 +37,20 @@ await mkdir(dataPaths(settings.dataDir).cluster, { recursive: true });
 const redis = createRedis(redisUrl, 'blocking', 'slipway-worker');
 await waitReady(redis, 30_000);
 const queue = createDeployQueue(createRedis(redisUrl, 'blocking', 'slipway-worker-queue'));
-const ctx: WorkerContext = { settings, redis, store: new Store(redis), engine, queue, log };
+const logs = new LogWriter(settings.dataDir, `${hostname()}-${process.pid}`);
+const ctx: WorkerContext = { settings, redis, store: new Store(redis), engine, queue, logs, log };
 const watcher = new Watcher(ctx);
 const webhooks = new Webhooks(ctx, createRedis(redisUrl, 'blocking', 'slipway-webhooks-queue'));
 
 await reconcile(ctx, queue);
 await watcher.resume();
+const collector = new LogCollector(ctx, logs);
+await collector.start();
+const sampler = new Sampler(ctx);
+sampler.start();
+const retention = setInterval(() => {
+  logs.enforceRetention(settings.logRetentionBytes, settings.logRetentionDays).catch((err: Error) => log.warn({ err: err.message }, 'log retention failed'));
+}, 60_000);
 const reconciling = setInterval(() => {
   reconcile(ctx, queue).catch((err: Error) => log.warn({ err: err.message }, 'reconcile failed'));
 }, RECONCILE_EVERY_MS);
@@ -63,9 +75,13 @@ async function stop(signal: string) {
   stopping = true;
   log.info({ signal }, 'worker stopping');
   clearInterval(reconciling);
+  clearInterval(retention);
+  sampler.stop();
   // An unfinished deploy is picked up again by the next worker (BullMQ's stalled-job check).
   await Promise.race([worker.close(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
   await heartbeat.stop();
+  await collector.stop();
+  await logs.close();
   await Promise.allSettled([webhooks.close(), queue.close(), redis.quit()]);
   process.exit(0);
 }

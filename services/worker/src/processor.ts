@@ -9,6 +9,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Deploy } from '@slipway/contracts/deploy';
 import { DeployJobSchema, type DeployJob } from '@slipway/contracts/job';
 import { dataPaths } from '@slipway/core/config';
+import { countOutcome } from '@slipway/core/counters';
 import { appendEvents } from '@slipway/core/events';
 import { notify } from '@slipway/core/notify';
 import type { WorkerContext } from './context';
@@ -138,6 +139,7 @@ async function finish(ctx: WorkerContext, services: Services, job: PipelineJob, 
   await appendEvents(ctx.redis, job.deployId, [{ type: 'done', deploy }]);
   await leaveLine(ctx.redis, job.app, job.deployId);
   await notify(ctx.redis, { type: 'deploy', deploy });
+  await countOutcome(ctx.redis, deploy).catch(() => {});
   await services.webhooks.deployFinished(deploy).catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not queue webhooks'));
 }
 

@@ -1,13 +1,15 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { AppSettingsPatchSchema } from '@slipway/contracts/settings';
+import { APP_FIELDS, readLatest, readSeries } from '@slipway/core/metrics';
 import { isAppName, VERSION_RE } from '@slipway/contracts/names';
 import { lifecycle, rebuild, restart, rollback, updateSettings } from '../actions';
 import { appDetail, appSummary, listApps } from '../apps';
 import type { ApiContext } from '../context';
 import { AppError, notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
-import { body } from '../middleware/validate';
+import { body, query } from '../middleware/validate';
+import { seriesWindow, SeriesQuery } from './series';
 
 const RollbackBody = z.object({ version: z.string().regex(VERSION_RE, 'not a valid version').optional() }).strict();
 
@@ -38,6 +40,32 @@ export function appRoutes(ctx: ApiContext): Router {
     await updateSettings(ctx, name, body(koa, AppSettingsPatchSchema));
     koa.status = created ? 201 : 200;
     koa.body = { app: await appDetail(ctx, name) };
+  });
+
+  // The current container's last sample (taken every SLIPWAY_SAMPLE_S by the worker); byte counters are totals.
+  router.get('/:name/stats', async (koa) => {
+    const name = await existing(koa.params.name);
+    const latest = await readLatest(ctx.redis, `app:${name}`);
+    koa.body = {
+      stats: latest && {
+        cpuPercent: latest.cpuPercent,
+        memoryBytes: latest.memoryBytes,
+        memoryLimitBytes: latest.memoryLimitBytes,
+        netRxBytes: latest.netRxTotalBytes,
+        netTxBytes: latest.netTxTotalBytes,
+        blockReadBytes: latest.blockReadTotalBytes,
+        blockWriteBytes: latest.blockWriteTotalBytes,
+        pids: latest.pids,
+      },
+      sampledAt: latest?.ts ?? null,
+    };
+  });
+
+  // History of the app's container: gauges as means, byte counters as bytes moved per point.
+  router.get('/:name/stats/series', async (koa) => {
+    const name = await existing(koa.params.name);
+    const { from, to, step } = seriesWindow(query(koa, SeriesQuery));
+    koa.body = { series: await readSeries(ctx.redis, `app:${name}`, from, to, step, APP_FIELDS) };
   });
 
   router.post('/:name/rollback', async (koa) => {

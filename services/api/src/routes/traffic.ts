@@ -1,21 +1,12 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { APP_NAME_RE } from '@slipway/contracts/names';
-import { HOUR, MINUTE, readTraffic } from '@slipway/core/traffic';
+import { HOUR, readTraffic } from '@slipway/core/traffic';
 import type { ApiContext } from '../context';
 import { AppError } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
 import { query } from '../middleware/validate';
-
-const DURATION = /^(\d{1,4})(m|h|d)$/;
-const UNIT = { m: MINUTE, h: HOUR, d: 24 * HOUR } as const;
-const duration = z
-  .string()
-  .regex(DURATION, 'a duration like 30m, 24h or 7d')
-  .transform((s) => {
-    const [, n, unit] = DURATION.exec(s)!;
-    return Number(n) * UNIT[unit as keyof typeof UNIT];
-  });
+import { duration } from './series';
 
 const TrafficQuery = z.object({
   range: duration.default(7 * 24 * HOUR),

@@ -2,7 +2,7 @@
  * The only module that imports dockerode. Callers get plain data back, never dockerode objects,
  * and every resource it creates is labelled (see labels.ts).
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { BuildOutputParser, demuxLogs } from './build-output';
 import { LABEL } from './labels';
@@ -290,6 +290,85 @@ export class Engine {
       return demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))).map((l) => l.text).slice(-lines);
     } catch {
       return [];
+    }
+  }
+
+  /**
+   * Follows a container's output from `since` (Docker's `since`: seconds, fraction allowed), split into
+   * stdout and stderr. The streams end when the container stops or `stop()` is called.
+   */
+  async followLogs(id: string, since: string | undefined): Promise<{ stdout: PassThrough; stderr: PassThrough; stop: () => void }> {
+    const container = this.docker.getContainer(id);
+    const stream = (await this.call('follow logs', () =>
+      container.logs({ follow: true, stdout: true, stderr: true, timestamps: true, ...(since ? { since: since as unknown as number } : {}) }),
+    )) as unknown as Readable;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    const end = () => {
+      stdout.end();
+      stderr.end();
+    };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
+    return { stdout, stderr, stop: () => stream.destroy() };
+  }
+
+  /** Calls `onStart` for every Slipway container that starts, until `stop()`. */
+  async watchStarts(onStart: (id: string) => void, onEnd: () => void): Promise<{ stop: () => void }> {
+    const stream = (await this.call('watch events', () =>
+      this.docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [LABEL.managed] } }),
+    )) as unknown as Readable;
+    let pending = '';
+    stream.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const raw = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        try {
+          const event = JSON.parse(raw) as { id?: string };
+          if (event.id) onStart(event.id);
+        } catch {
+          // not an event
+        }
+      }
+    });
+    stream.on('end', onEnd);
+    stream.on('error', onEnd);
+    return { stop: () => stream.destroy() };
+  }
+
+  /** Runs a command inside a running container (argument array, never a shell string built here). */
+  async exec(id: string, cmd: string[]): Promise<{ stdout: PassThrough; stderr: PassThrough; stop: () => void }> {
+    const exec = await this.call('exec', () => this.docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true }));
+    const stream = (await this.call('start exec', () => exec.start({ hijack: true, stdin: false }))) as unknown as Readable;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    const end = () => {
+      stdout.end();
+      stderr.end();
+    };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
+    return { stdout, stderr, stop: () => stream.destroy() };
+  }
+
+  async info(): Promise<Record<string, unknown>> {
+    const info = (await this.call('info', () => this.docker.info())) as Record<string, unknown>;
+    return info;
+  }
+
+  /** One stats sample (Docker takes about a second: it measures CPU over an interval). */
+  async stats(id: string): Promise<Docker.ContainerStats | null> {
+    try {
+      return (await this.docker.getContainer(id).stats({ stream: false })) as Docker.ContainerStats;
+    } catch (err) {
+      if (statusOf(err) === 404 || statusOf(err) === 409) return null;
+      throw engineError('container stats', err);
     }
   }
 

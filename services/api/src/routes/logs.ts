@@ -1,0 +1,109 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { LogLine } from '@slipway/contracts/logs';
+import { isAppName, VERSION_RE } from '@slipway/contracts/names';
+import { readLogs } from '@slipway/core/logs';
+import type { ApiContext } from '../context';
+import { AppError, notFound } from '../errors';
+import { requireRedis } from '../middleware/redis-guard';
+import { query } from '../middleware/validate';
+
+const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO 8601 time').transform((s) => new Date(s).toISOString());
+
+const HistoryQuery = z.object({
+  tail: z.coerce.number().int().min(1).max(10_000).default(500),
+  since: isoTime.optional(),
+  until: isoTime.optional(),
+  /** Text (case-insensitive), or `/regex/flags`. */
+  q: z.string().max(200).optional(),
+  version: z.string().regex(VERSION_RE).optional(),
+  stream: z.string().max(512).optional(),
+  format: z.enum(['json', 'text']).default('json'),
+});
+
+const LiveQuery = z.object({
+  version: z.string().regex(VERSION_RE).optional(),
+  stream: z.string().max(512).optional(),
+});
+
+export function logRoutes(ctx: ApiContext): Router {
+  const router = new Router({ prefix: '/api/apps/:name/logs' });
+  router.use(requireRedis(ctx.redis));
+
+  const app = async (raw: string | undefined): Promise<string> => {
+    const name = raw ?? '';
+    if (!isAppName(name) || !(await ctx.store.appExists(name))) throw notFound('app_not_found', `No app named "${name.slice(0, 63)}"`);
+    return name;
+  };
+
+  // History, newest `tail` matching lines (oldest first); kept after the containers are gone.
+  router.get('/', async (koa) => {
+    const name = await app(koa.params.name);
+    const q = query(koa, HistoryQuery);
+    const lines = await readLogs(ctx.settings.dataDir, name, {
+      tail: q.tail,
+      since: q.since,
+      until: q.until,
+      version: q.version,
+      stream: q.stream,
+      match: q.q ? matcher(q.q) : undefined,
+    });
+    if (q.format === 'text') {
+      koa.type = 'text/plain; charset=utf-8';
+      koa.attachment(`${name}-logs.txt`);
+      koa.body = lines.map((l) => `${l.ts} ${l.version} ${l.stream} ${l.text}`).join('\n') + (lines.length ? '\n' : '');
+      return;
+    }
+    koa.body = { lines };
+  });
+
+  // Live, from the worker's one collector stream per container, fanned out through Redis pub/sub.
+  router.get('/stream', async (koa) => {
+    const name = await app(koa.params.name);
+    const filter = query(koa, LiveQuery);
+    const sse = ctx.sse.open(koa);
+    const key = `${filter.version ?? ''}\n${filter.stream ?? ''}`;
+    sse.onClose(
+      ctx.hub.onLogs(name, (batch) => {
+        const text = serialized(batch, key, (l) => (!filter.version || l.version === filter.version) && (!filter.stream || l.stream === filter.stream));
+        if (text) sse.sendRaw(text);
+      }),
+    );
+  });
+
+  return router;
+}
+
+/**
+ * A batch goes to every viewer: it is turned into SSE text once per distinct filter, not once per viewer,
+ * so a hundred viewers cost a hundred writes of the same string.
+ */
+const cache = new WeakMap<LogLine[], Map<string, string>>();
+function serialized(batch: LogLine[], key: string, keep: (l: LogLine) => boolean): string {
+  let byKey = cache.get(batch);
+  if (!byKey) cache.set(batch, (byKey = new Map()));
+  let text = byKey.get(key);
+  if (text === undefined) {
+    text = batch
+      .filter(keep)
+      .map((l) => `event: log\ndata: ${JSON.stringify(l)}\n\n`)
+      .join('');
+    byKey.set(key, text);
+  }
+  return text;
+}
+
+/** `/err(or)?/i` is a regular expression; anything else is case-insensitive text. */
+function matcher(q: string): (text: string) => boolean {
+  const re = /^\/(.+)\/([gimsuy]*)$/.exec(q);
+  if (re) {
+    try {
+      const pattern = new RegExp(re[1]!, re[2]!.replace('g', ''));
+      return (text) => pattern.test(text);
+    } catch (err) {
+      throw new AppError(400, 'bad_request', `query parameter "q": not a valid regular expression (${(err as Error).message})`);
+    }
+  }
+  const needle = q.toLowerCase();
+  return (text) => text.toLowerCase().includes(needle);
+}

@@ -1,0 +1,77 @@
+/**
+ * `GET /api/system`: the machine Slipway runs on (systeminformation, never given user input), its Linux
+ * parameters (/proc/sys) and process limits, and the Docker Engine as the worker last reported it.
+ */
+import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import si from 'systeminformation';
+import { readLatest } from '@slipway/core/metrics';
+import type { ApiContext } from './context';
+
+/** Linux parameters worth seeing on a machine that runs containers (SPEC §4 names the first ones). */
+export const SYSCTLS = [
+  'vm.swappiness',
+  'vm.overcommit_memory',
+  'vm.max_map_count',
+  'fs.file-max',
+  'fs.nr_open',
+  'fs.inotify.max_user_watches',
+  'fs.inotify.max_user_instances',
+  'net.core.somaxconn',
+  'net.core.netdev_max_backlog',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.tcp_max_syn_backlog',
+  'net.ipv4.ip_forward',
+  'kernel.pid_max',
+  'kernel.threads-max',
+] as const;
+
+export async function readSysctls(): Promise<Record<string, string | null>> {
+  const entries = await Promise.all(
+    SYSCTLS.map(async (name) => {
+      const value = await readFile(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').catch(() => null);
+      return [name, value === null ? null : value.trim().replace(/\s+/g, ' ')] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** This process's limits (`ulimit`), from /proc/self/limits. */
+export async function readLimits(): Promise<Record<string, { soft: string; hard: string; unit: string }>> {
+  const text = await readFile('/proc/self/limits', 'utf8').catch(() => '');
+  const limits: Record<string, { soft: string; hard: string; unit: string }> = {};
+  for (const line of text.split('\n').slice(1)) {
+    const m = /^(.+?)\s{2,}(\S+)\s+(\S+)\s*(\S*)\s*$/.exec(line);
+    if (m) limits[m[1]!.trim().toLowerCase().replace(/\s+/g, '_')] = { soft: m[2]!, hard: m[3]!, unit: m[4] ?? '' };
+  }
+  return limits;
+}
+
+export async function systemInfo(ctx: ApiContext) {
+  const [os, cpu, mem, disks, ifaces, params, limits, dockerRaw, latest] = await Promise.all([
+    si.osInfo(),
+    si.cpu(),
+    si.mem(),
+    si.fsSize(),
+    si.networkInterfaces(),
+    readSysctls(),
+    readLimits(),
+    ctx.redis.get('slipway:docker:info'),
+    readLatest(ctx.redis, 'host'),
+  ]);
+  const [load1, load5, load15] = loadavg();
+  return {
+    hostname: os.hostname,
+    os: { platform: os.platform, distro: os.distro, release: os.release, arch: os.arch },
+    kernel: os.kernel,
+    uptimeS: Math.round(si.time().uptime),
+    cpu: { model: `${cpu.manufacturer} ${cpu.brand}`.trim(), cores: cpu.cores, physicalCores: cpu.physicalCores, speedGHz: cpu.speed, percent: latest?.cpuPercent ?? null },
+    load: { load1, load5, load15 },
+    memory: { totalBytes: mem.total, usedBytes: mem.active, availableBytes: mem.available },
+    swap: { totalBytes: mem.swaptotal, usedBytes: mem.swapused },
+    disks: disks.map((d) => ({ mount: d.mount, fs: d.fs, type: d.type, sizeBytes: d.size, usedBytes: d.used, usePercent: d.use })),
+    network: (Array.isArray(ifaces) ? ifaces : [ifaces]).map((n) => ({ iface: n.iface, ip4: n.ip4, ip6: n.ip6, mac: n.mac, speedMbps: n.speed, up: n.operstate === 'up' })),
+    docker: dockerRaw ? (JSON.parse(dockerRaw) as Record<string, unknown>) : null,
+    params: { sysctl: params, limits },
+  };
+}

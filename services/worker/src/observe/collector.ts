@@ -1,0 +1,167 @@
+/**
+ * Log collection: one follow-stream per Slipway container (never one per viewer), reattached when the
+ * container or Slipway restarts. Each line is kept in history (LogWriter) and published on the app's
+ * Redis channel for live viewers. A cursor per container (last line's time and how many lines had it)
+ * makes a reattach neither lose nor repeat lines: Docker replays from `since`, the cursor drops the rest.
+ */
+import type { Readable } from 'node:stream';
+import type { LogLine } from '@slipway/contracts/logs';
+import { logsChannel, type LogWriter } from '@slipway/core/logs';
+import type { WorkerContext } from '../context';
+import { LABEL } from '../docker/labels';
+import { CursorFilter, TimestampedLines, type Cursor } from './lines';
+import { LogFiles } from './files';
+
+const FLUSH_MS = 50;
+const FLUSH_LINES = 2000;
+const CURSORS = 'slipway:logcursors';
+
+interface Attached {
+  app: string;
+  version: string;
+  filter: CursorFilter;
+  stop: () => void;
+}
+
+export class LogCollector {
+  private readonly attached = new Map<string, Attached>();
+  private pending = new Map<string, LogLine[]>();
+  private readonly dirtyCursors = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private events: { stop: () => void } | null = null;
+  private stopped = false;
+  private gc: NodeJS.Timeout | null = null;
+  readonly files: LogFiles;
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly writer: LogWriter,
+  ) {
+    this.files = new LogFiles(ctx, (line) => this.add(line));
+  }
+
+  async start(): Promise<void> {
+    this.gc ??= setInterval(() => void this.forgetGone().catch(() => {}), 10 * 60_000);
+    await this.watchEvents();
+    for (const c of await this.ctx.engine.listContainers({ [LABEL.managed]: true })) {
+      if (c.state === 'running') void this.attach(c.id);
+    }
+  }
+
+  private async watchEvents(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.events = await this.ctx.engine.watchStarts(
+        (id) => void this.attach(id),
+        () => {
+          // The engine went away (restart): watch again, and pick up what started meanwhile.
+          if (!this.stopped) setTimeout(() => void this.start().catch(() => {}), 1000);
+        },
+      );
+    } catch {
+      if (!this.stopped) setTimeout(() => void this.start().catch(() => {}), 2000);
+    }
+  }
+
+  /** Follows a container's output, from where the last collector stopped. */
+  async attach(id: string): Promise<void> {
+    if (this.attached.has(id) || this.stopped) return;
+    const containers = await this.ctx.engine.listContainers({ [LABEL.managed]: true });
+    const info = containers.find((c) => c.id === id);
+    const app = info?.labels[LABEL.app];
+    const version = info?.labels[LABEL.version];
+    if (!info || !app || !version || info.labels[LABEL.managed] !== 'true') return;
+
+    const saved = await this.ctx.redis.hget(CURSORS, id);
+    const cursor = saved ? (JSON.parse(saved) as Cursor) : null;
+    const entry: Attached = { app, version, filter: new CursorFilter(cursor), stop: () => {} };
+    this.attached.set(id, entry);
+    try {
+      // `since` is inclusive at second resolution: the cursor filter drops what was already kept.
+      const since = cursor ? String(Math.floor(Date.parse(cursor.ts) / 1000)) : undefined;
+      const { stdout, stderr, stop } = await this.ctx.engine.followLogs(id, since);
+      entry.stop = stop;
+      let open = 2;
+      const ended = () => {
+        if (--open > 0) return;
+        this.attached.delete(id);
+        this.files.detach(id);
+        void this.reattachIfRunning(id);
+      };
+      this.read(id, entry, stdout, 'stdout', ended);
+      this.read(id, entry, stderr, 'stderr', ended);
+      await this.files.attach(id, app, version);
+    } catch (err) {
+      this.attached.delete(id);
+      this.ctx.log.debug({ container: id.slice(0, 12), err: (err as Error).message }, 'could not follow logs');
+    }
+  }
+
+  private read(id: string, entry: Attached, stream: Readable, name: 'stdout' | 'stderr', ended: () => void): void {
+    const lines = new TimestampedLines();
+    const take = (raw: ReturnType<TimestampedLines['push']>) => {
+      for (const line of raw) {
+        if (!entry.filter.accept(line)) continue;
+        this.add({ ts: line.ts, app: entry.app, version: entry.version, stream: name, text: line.text });
+        this.dirtyCursors.add(id);
+      }
+    };
+    stream.on('data', (chunk: Buffer) => take(lines.push(chunk)));
+    stream.on('end', () => {
+      take(lines.end());
+      ended();
+    });
+  }
+
+  /** A stream can end while its container still runs (the engine restarted its log reader): follow again. */
+  private async reattachIfRunning(id: string): Promise<void> {
+    if (this.stopped) return;
+    const state = await this.ctx.engine.state(id).catch(() => null);
+    if (state?.running) setTimeout(() => void this.attach(id), 200);
+  }
+
+  add(line: LogLine): void {
+    let batch = this.pending.get(line.app);
+    if (!batch) this.pending.set(line.app, (batch = []));
+    batch.push(line);
+    if (batch.length >= FLUSH_LINES) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batches = this.pending;
+    this.pending = new Map();
+    const cursors: Record<string, string> = {};
+    for (const id of this.dirtyCursors) {
+      const position = this.attached.get(id)?.filter.position;
+      if (position) cursors[id] = JSON.stringify(position);
+    }
+    this.dirtyCursors.clear();
+    for (const [app, lines] of batches) {
+      await this.writer.append(app, lines).catch((err: Error) => this.ctx.log.warn({ app, err: err.message }, 'could not write log history'));
+      await this.ctx.redis.publish(logsChannel(app), JSON.stringify(lines)).catch(() => 0);
+    }
+    // The cursor moves only after the lines are on disk: a crash in between repeats nothing and loses nothing
+    // that Docker still holds.
+    if (Object.keys(cursors).length) await this.ctx.redis.hset(CURSORS, cursors).catch(() => 0);
+  }
+
+  /** Cursors of containers that no longer exist. */
+  async forgetGone(): Promise<void> {
+    const existing = new Set((await this.ctx.engine.listContainers({ [LABEL.managed]: true })).map((c) => c.id));
+    const ids = await this.ctx.redis.hkeys(CURSORS);
+    const gone = ids.filter((id) => !existing.has(id));
+    if (gone.length) await this.ctx.redis.hdel(CURSORS, ...gone);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.gc) clearInterval(this.gc);
+    this.events?.stop();
+    for (const entry of this.attached.values()) entry.stop();
+    this.files.stopAll();
+    await this.flush();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Every SLIPWAY_SAMPLE_S the worker samples the machine (systeminformation: CPU, load, memory, disk,
+ * network) and each running app's container (Docker stats), and adds the samples to the minute and hour
+ * history (packages/core/src/metrics.ts). Nothing here takes user input.
+ */
+import { loadavg } from 'node:os';
+import si from 'systeminformation';
+import { APP_FIELDS, HOST_FIELDS, recordSample, type Sample } from '@slipway/core/metrics';
+import type { WorkerContext } from '../context';
+import { LABEL } from '../docker/labels';
+
+export class Sampler {
+  private timer: NodeJS.Timeout | null = null;
+  private lastNet: { rx: number; tx: number } | null = null;
+  private readonly lastIo = new Map<string, { rx: number; tx: number; read: number; write: number }>();
+  private running = false;
+
+  constructor(private readonly ctx: WorkerContext) {}
+
+  start(): void {
+    const tick = () => {
+      if (this.running) return; // a slow sample never piles up behind itself
+      this.running = true;
+      void this.sample()
+        .catch((err: Error) => this.ctx.log.debug({ err: err.message }, 'sampling failed'))
+        .finally(() => (this.running = false));
+    };
+    tick();
+    this.timer = setInterval(tick, this.ctx.settings.sampleMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async sample(): Promise<void> {
+    const at = Date.now();
+    await Promise.all([this.sampleHost(at), this.sampleApps(at)]);
+  }
+
+  private async sampleHost(at: number): Promise<void> {
+    const [load, mem, disks, nets] = await Promise.all([si.currentLoad(), si.mem(), si.fsSize(), si.networkStats('*')]);
+    const rx = nets.filter((n) => n.iface !== 'lo').reduce((s, n) => s + n.rx_bytes, 0);
+    const tx = nets.filter((n) => n.iface !== 'lo').reduce((s, n) => s + n.tx_bytes, 0);
+    const root = disks.find((d) => d.mount === '/') ?? disks[0];
+    const sample: Sample = {
+      cpuPercent: load.currentLoad,
+      load1: loadavg()[0] ?? 0,
+      memUsedBytes: mem.active,
+      memTotalBytes: mem.total,
+      diskUsedBytes: root?.used ?? 0,
+      diskTotalBytes: root?.size ?? 0,
+      netRxBytes: this.lastNet ? Math.max(0, rx - this.lastNet.rx) : 0,
+      netTxBytes: this.lastNet ? Math.max(0, tx - this.lastNet.tx) : 0,
+    };
+    this.lastNet = { rx, tx };
+    await recordSample(this.ctx.redis, 'host', at, sample, HOST_FIELDS);
+  }
+
+  /** The current container of every app (candidates and stopped ones are not sampled). */
+  private async sampleApps(at: number): Promise<void> {
+    const running = (await this.ctx.engine.listContainers({ [LABEL.managed]: true })).filter((c) => c.state === 'running');
+    await Promise.all(
+      running.map(async (c) => {
+        const app = c.labels[LABEL.app];
+        if (!app) return;
+        const record = await this.ctx.store.getAppRecord(app);
+        if (record.containerId !== c.id) return;
+        const stats = await this.ctx.engine.stats(c.id);
+        if (!stats) return;
+        const s = stats as unknown as DockerStats;
+        // A container that has just started (or stopped) answers without memory figures: no sample yet.
+        if (s.memory_stats.usage === undefined) return;
+        const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+        const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+        const cpus = s.cpu_stats.online_cpus ?? 1;
+        const net = Object.values(s.networks ?? {}).reduce((a, n) => ({ rx: a.rx + n.rx_bytes, tx: a.tx + n.tx_bytes }), { rx: 0, tx: 0 });
+        const io = (s.blkio_stats?.io_service_bytes_recursive ?? []).reduce(
+          (a, e) => ({ read: a.read + (/read/i.test(e.op) ? e.value : 0), write: a.write + (/write/i.test(e.op) ? e.value : 0) }),
+          { read: 0, write: 0 },
+        );
+        const last = this.lastIo.get(c.id);
+        this.lastIo.set(c.id, { ...net, ...io });
+        const cache = s.memory_stats.stats?.inactive_file ?? s.memory_stats.stats?.cache ?? 0;
+        const sample: Sample = {
+          cpuPercent: systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0,
+          memoryBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
+          memoryLimitBytes: s.memory_stats.limit ?? 0,
+          pids: s.pids_stats?.current ?? 0,
+          netRxBytes: last ? Math.max(0, net.rx - last.rx) : 0,
+          netTxBytes: last ? Math.max(0, net.tx - last.tx) : 0,
+          blockReadBytes: last ? Math.max(0, io.read - last.read) : 0,
+          blockWriteBytes: last ? Math.max(0, io.write - last.write) : 0,
+        };
+        const totals = { netRxTotalBytes: net.rx, netTxTotalBytes: net.tx, blockReadTotalBytes: io.read, blockWriteTotalBytes: io.write };
+        await recordSample(this.ctx.redis, `app:${app}`, at, sample, APP_FIELDS, totals);
+      }),
+    );
+    for (const id of this.lastIo.keys()) if (!running.some((c) => c.id === id)) this.lastIo.delete(id);
+  }
+}
+
+/** The part of Docker's stats answer used here. */
+interface DockerStats {
+  cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number; online_cpus?: number };
+  precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
+  memory_stats: { usage?: number; limit?: number; stats?: { inactive_file?: number; cache?: number } };
+  pids_stats?: { current?: number };
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
+  blkio_stats?: { io_service_bytes_recursive?: Array<{ op: string; value: number }> | null };
+}
