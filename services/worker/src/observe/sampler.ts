@@ -3,6 +3,7 @@
  * network) and each running app's container (Docker stats), and adds the samples to the minute and hour
  * history (packages/core/src/metrics.ts). Nothing here takes user input.
  */
+import { statfs } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import si from 'systeminformation';
 import { APP_FIELDS, HOST_FIELDS, recordSample, type Sample } from '@slipway/core/metrics';
@@ -39,17 +40,17 @@ export class Sampler {
   }
 
   private async sampleHost(at: number): Promise<void> {
-    const [load, mem, disks, nets] = await Promise.all([si.currentLoad(), si.mem(), si.fsSize(), si.networkStats('*')]);
+    // statfs of the data dir's filesystem rather than si.fsSize(), which runs `df` every time.
+    const [load, mem, disk, nets] = await Promise.all([si.currentLoad(), si.mem(), statfs(this.ctx.settings.dataDir), si.networkStats('*')]);
     const rx = nets.filter((n) => n.iface !== 'lo').reduce((s, n) => s + n.rx_bytes, 0);
     const tx = nets.filter((n) => n.iface !== 'lo').reduce((s, n) => s + n.tx_bytes, 0);
-    const root = disks.find((d) => d.mount === '/') ?? disks[0];
     const sample: Sample = {
       cpuPercent: load.currentLoad,
       load1: loadavg()[0] ?? 0,
       memUsedBytes: mem.active,
       memTotalBytes: mem.total,
-      diskUsedBytes: root?.used ?? 0,
-      diskTotalBytes: root?.size ?? 0,
+      diskUsedBytes: (disk.blocks - disk.bfree) * disk.bsize,
+      diskTotalBytes: disk.blocks * disk.bsize,
       netRxBytes: this.lastNet ? Math.max(0, rx - this.lastNet.rx) : 0,
       netTxBytes: this.lastNet ? Math.max(0, tx - this.lastNet.tx) : 0,
     };
