@@ -7,7 +7,7 @@
  *   npx tsx bench/logs.ts [seconds=10]
  */
 import { readFile } from 'node:fs/promises';
-import { call, upload, waitForDeploy } from '../test/helpers/api';
+import { authHeaders, call, upload, waitForDeploy } from '../test/helpers/api';
 import { fixtureTgz } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
 import { saveResult, sleep } from './lib';
@@ -23,7 +23,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 async function viewer(url: string, measure: boolean, latencies: number[], stop: AbortSignal): Promise<number> {
   let lines = 0;
   try {
-    const res = await fetch(url, { signal: stop });
+    const res = await fetch(url, { headers: authHeaders(url), signal: stop });
     const decoder = new TextDecoder();
     let buffer = '';
     for await (const chunk of res.body as AsyncIterable<Uint8Array>) {

@@ -1,6 +1,14 @@
-/** A small client for the HTTP API, as curl or the CLI would use it. */
+/** A small client for the HTTP API, as curl or the CLI would use it, with the instance's admin token. */
 import { request, type Agent } from 'node:http';
 import type { Deploy } from '@slipway/contracts/deploy';
+
+/** Base URL → API token, filled in by startSlipway; requests to a known base carry its token. */
+export const tokens = new Map<string, string>();
+
+export function authHeaders(url: string): Record<string, string> {
+  const base = [...tokens.keys()].find((b) => url.startsWith(b));
+  return base ? { authorization: `Bearer ${tokens.get(base)}` } : {};
+}
 
 export interface Answer<T = any> {
   status: number;
@@ -11,7 +19,7 @@ export interface Answer<T = any> {
 export async function call<T = any>(base: string, method: string, path: string, body?: unknown): Promise<Answer<T>> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...authHeaders(base), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
@@ -28,7 +36,7 @@ export async function upload(
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   form.append('archive', new Blob([archive]), fileName);
-  const res = await fetch(`${base}/api/deploys`, { method: 'POST', body: form, signal: AbortSignal.timeout(60_000) });
+  const res = await fetch(`${base}/api/deploys`, { method: 'POST', body: form, headers: authHeaders(base), signal: AbortSignal.timeout(60_000) });
   return { status: res.status, body: (await res.json()) as { deploy: Deploy; error?: { code: string; message: string } }, headers: res.headers };
 }
 
@@ -77,7 +85,7 @@ export function viaGateway(gatewayUrl: string, host: string, path = '/', agent?:
 
 /** Reads an SSE stream until it ends (or the timeout), returning its events. */
 export async function readSse(url: string, timeoutMs = 30_000): Promise<Array<{ event: string; id?: string; data: any }>> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetch(url, { headers: authHeaders(url), signal: AbortSignal.timeout(timeoutMs) });
   if (res.status !== 200) throw new Error(`SSE ${url} answered ${res.status}: ${await res.text()}`);
   const text = await res.text();
   return text

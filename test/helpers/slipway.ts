@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
 import Docker from 'dockerode';
 import getPort from 'get-port';
+import { tokens } from './api';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const docker = new Docker();
@@ -30,6 +31,9 @@ export interface Slipway {
   /** The gateway's address; requests name the app in their Host header (`<app>.localhost`). */
   gatewayUrl: string;
   env: Record<string, string>;
+  /** The admin token (SLIPWAY_ADMIN_TOKEN) and its header. */
+  token: string;
+  auth: Record<string, string>;
   /** Kills the worker (SIGKILL by default) and waits for it to be gone. */
   killWorker(signal?: NodeJS.Signals): Promise<void>;
   startWorker(): Promise<void>;
@@ -46,6 +50,7 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
   const port = await getPort();
   const gatewayPort = await getPort();
   const prefix = `slipwaytest${randomBytes(3).toString('hex')}/`;
+  const token = `slw_test${randomBytes(24).toString('base64url')}`;
   const redisUrl = `redis://${redis.getHost()}:${redis.getPort()}`;
   const logFile = path.join(dataDir, 'slipway.log');
   const log = createWriteStream(logFile, { flags: 'a' });
@@ -59,6 +64,7 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
     SLIPWAY_HEALTH_TIMEOUT_S: '20',
     SLIPWAY_STOP_GRACE_S: '2',
     SLIPWAY_LOG_LEVEL: 'debug',
+    SLIPWAY_ADMIN_TOKEN: token,
     ...opts.env,
   };
 
@@ -86,6 +92,8 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
     logFile,
     redis,
     env,
+    token,
+    auth: { authorization: `Bearer ${token}` },
     api: spawn('api'),
     worker: spawn('worker'),
     gateway: spawn('gateway'),
@@ -122,6 +130,7 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
     },
   };
   await Promise.all([ready(slipway.api, 'api'), ready(slipway.worker, 'worker'), ready(slipway.gateway, 'gateway')]);
+  tokens.set(slipway.url, token);
   return slipway;
 }
 

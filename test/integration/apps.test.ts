@@ -73,7 +73,7 @@ describe('settings', () => {
       expect(res.body.error.message).toContain(Object.keys(patch)[0]);
     }
     expect((await call(slipway.url, 'PUT', '/api/apps/Bad_Name', {})).status).toBe(422);
-    const raw = await fetch(`${slipway.url}/api/apps/greeter`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"env":' });
+    const raw = await fetch(`${slipway.url}/api/apps/greeter`, { method: 'PUT', headers: { ...slipway.auth, 'content-type': 'application/json' }, body: '{"env":' });
     expect(raw.status).toBe(400);
   });
 
@@ -118,7 +118,7 @@ describe('notifications and webhooks', () => {
   it('sends deploy and app changes on /api/events, and a signed webhook per finished deploy', async () => {
     const events: Array<{ event: string; data: any }> = [];
     const abort = new AbortController();
-    const stream = fetch(`${slipway.url}/api/events`, { signal: abort.signal }).then(async (res) => {
+    const stream = fetch(`${slipway.url}/api/events`, { headers: slipway.auth, signal: abort.signal }).then(async (res) => {
       const decoder = new TextDecoder();
       let buffer = '';
       for await (const chunk of res.body as AsyncIterable<Uint8Array>) {

@@ -182,15 +182,15 @@ describe('upload limits', () => {
   it('refuses a request without the archive field, or not multipart', async () => {
     const form = new FormData();
     form.append('app', 'x');
-    let res = await fetch(`${slipway.url}/api/deploys`, { method: 'POST', body: form });
+    let res = await fetch(`${slipway.url}/api/deploys`, { method: 'POST', body: form, headers: slipway.auth });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('archive_required');
-    res = await fetch(`${slipway.url}/api/deploys`, { method: 'POST', body: JSON.stringify({ archive: 'x' }), headers: { 'content-type': 'application/json' } });
+    res = await fetch(`${slipway.url}/api/deploys`, { method: 'POST', body: JSON.stringify({ archive: 'x' }), headers: { ...slipway.auth, 'content-type': 'application/json' } });
     expect(res.status).toBe(400);
     const twoFiles = new FormData();
     twoFiles.append('archive', new Blob(['a']), 'a.tgz');
     twoFiles.append('archive', new Blob(['b']), 'b.tgz');
-    res = await fetch(`${slipway.url}/api/deploys`, { method: 'POST', body: twoFiles });
+    res = await fetch(`${slipway.url}/api/deploys`, { method: 'POST', body: twoFiles, headers: slipway.auth });
     expect(res.status).toBe(400);
     expect(await list('uploads')).toEqual([]);
   });
@@ -214,7 +214,7 @@ function rawUpload(content: Buffer, opts: { chunked?: boolean; abortAfterBytes?:
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const url = new URL(`${slipway.url}/api/deploys`);
   return new Promise((resolve) => {
-    const headers: Record<string, string> = { 'content-type': `multipart/form-data; boundary=${boundary}` };
+    const headers: Record<string, string> = { ...slipway.auth, 'content-type': `multipart/form-data; boundary=${boundary}` };
     if (!opts.chunked) headers['content-length'] = String(head.length + content.length + tail.length);
     const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers, agent: false });
     let settled = false;

@@ -31,7 +31,7 @@ async function live(path: string, ms: number, enough: (lines: LogLine[]) => bool
   const lines: LogLine[] = [];
   const timer = setTimeout(() => abort.abort(), ms);
   try {
-    const res = await fetch(`${slipway.url}${path}`, { signal: abort.signal });
+    const res = await fetch(`${slipway.url}${path}`, { headers: slipway.auth, signal: abort.signal });
     let buffer = '';
     const decoder = new TextDecoder();
     for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
@@ -91,7 +91,7 @@ describe('app logs', () => {
     expect((await logs('tail=3')).map((l) => l.ts)).toEqual([...(await logs('tail=3')).map((l) => l.ts)].sort());
     expect((await call(slipway.url, 'GET', `/api/apps/chatty/logs?q=${encodeURIComponent('/[/')}`)).status).toBe(400);
     expect((await call(slipway.url, 'GET', '/api/apps/chatty/logs?tail=0')).status).toBe(400);
-    const text = await fetch(`${slipway.url}/api/apps/chatty/logs?tail=2&format=text`);
+    const text = await fetch(`${slipway.url}/api/apps/chatty/logs?tail=2&format=text`, { headers: slipway.auth });
     expect(text.headers.get('content-disposition')).toContain('chatty-logs.txt');
     expect((await text.text()).trim().split('\n')).toHaveLength(2);
   });
@@ -171,7 +171,7 @@ describe('Slipway itself', () => {
   });
 
   it('exposes Prometheus metrics that parse', async () => {
-    const res = await fetch(`${slipway.url}/metrics`);
+    const res = await fetch(`${slipway.url}/metrics`, { headers: slipway.auth });
     expect(res.headers.get('content-type')).toContain('text/plain');
     const families = parsePrometheus(await res.text());
     const byName = new Map(families.map((f) => [f.name, f]));

@@ -10,7 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import { describe, expect, it } from 'vitest';
-import { call } from '../helpers/api';
+import { call, tokens, upload, waitForDeploy } from '../helpers/api';
+import { fixtureTgz } from '../helpers/archives';
+import { docker } from '../helpers/slipway';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -48,6 +50,34 @@ describe('npm start', () => {
       const redisPort = Number(/embedded Redis: .*:(\d+)/.exec(run.output())?.[1]);
       expect(redisPort).toBeGreaterThan(0);
       expect(await portOpen(redisPort)).toBe(true);
+
+      // The admin token is printed once, and works.
+      const token = /(slw_[A-Za-z0-9_-]{43})/.exec(run.output())?.[1];
+      expect(token).toBeTruthy();
+      const base = `http://127.0.0.1:${port}`;
+      tokens.set(base, token!);
+      expect((await call(base, 'GET', '/api/auth/status')).body).toEqual({ setupRequired: true });
+      const res = await upload(base, await fixtureTgz('hello', { name: 'prober', version: '1.0.0' }), 'prober.tgz');
+      const deployed = await waitForDeploy(base, res.body.deploy.id);
+      expect(deployed.status).toBe('succeeded');
+
+      // From inside an app's container, Slipway's API, Redis and gateway are out of reach (loopback binds).
+      const bridge = await docker.getNetwork('bridge').inspect();
+      const hostIp = bridge.IPAM?.Config?.[0]?.Gateway ?? '172.17.0.1';
+      const gatewayPort = Number(/apps: http:\/\/<app>\.localhost:(\d+)/.exec(run.output())?.[1]);
+      const probe = `const net = require('net'); const tryPort = (p) => new Promise((r) => { const s = net.connect({ host: '${hostIp}', port: p }, () => { s.destroy(); r(p + ':open'); }); s.on('error', (e) => r(p + ':' + e.code)); s.setTimeout(2000, () => { s.destroy(); r(p + ':timeout'); }); }); Promise.all([${port}, ${redisPort}, ${gatewayPort}].map(tryPort)).then((x) => console.log(x.join(' ')));`;
+      const exec = await docker.getContainer('slipway-prober-1.0.0').exec({ Cmd: ['node', '-e', probe], AttachStdout: true, AttachStderr: true });
+      const stream = await exec.start({ hijack: true, stdin: false });
+      const out = await new Promise<string>((resolve) => {
+        let text = '';
+        stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        stream.on('end', () => resolve(text));
+      });
+      expect(out).toMatch(new RegExp(`${port}:(ECONNREFUSED|timeout)`));
+      expect(out).toMatch(new RegExp(`${redisPort}:(ECONNREFUSED|timeout)`));
+      expect(out).toMatch(new RegExp(`${gatewayPort}:(ECONNREFUSED|timeout)`));
+      expect(out).not.toContain(':open');
+      await call(base, 'DELETE', '/api/apps/prober?confirm=prober');
 
       run.child.kill('SIGINT');
       expect(await run.exited).toBe(0);

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'already_running',
   'not_running',
   'confirmation_required',
+  'user_exists',
   // pipeline failures
   'build_failed',
   'build_timeout',

@@ -1,7 +1,12 @@
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { ApiContext } from './context';
+import { appendAudit } from './audit';
+import type { Principal } from './auth/accounts';
 import { AppError } from './errors';
+import { authenticate } from './middleware/auth';
+import { securityHeaders } from './middleware/security-headers';
+import { authRoutes } from './routes/auth';
 import { errorHandler } from './middleware/error-handler';
 import { appRoutes } from './routes/apps';
 import { deployRoutes } from './routes/deploys';
@@ -18,6 +23,8 @@ export function createApp(ctx: ApiContext): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by errorHandler
   app.use(errorHandler(ctx.log));
+  app.use(securityHeaders());
+  app.use(authenticate(ctx.accounts, (principal) => void noteTokenUse(ctx, principal)));
   // JSON bodies only (uploads are multipart, read by their own route), small and strict.
   app.use(
     bodyParser({
@@ -34,6 +41,7 @@ export function createApp(ctx: ApiContext): Koa {
   );
   const routers = [
     healthRoutes(ctx),
+    authRoutes(ctx),
     metricsRoutes(ctx),
     deployRoutes(ctx),
     logRoutes(ctx),
@@ -48,4 +56,10 @@ export function createApp(ctx: ApiContext): Koa {
   }
   app.use(uiRoutes());
   return app;
+}
+
+/** Token use goes to the audit log at most once an hour per token (every request would drown it). */
+async function noteTokenUse(ctx: ApiContext, principal: Principal): Promise<void> {
+  if (!(await ctx.accounts.touchToken(principal.ref).catch(() => false))) return;
+  await appendAudit(ctx.redis, { ts: new Date().toISOString(), actor: principal.user, via: `token:${principal.ref}`, ip: '', action: 'token.use', target: principal.ref, outcome: 'ok' });
 }

@@ -3,6 +3,7 @@ import type { Settings } from '@slipway/core/config';
 import type { Logger } from '@slipway/core/logger';
 import type { DeployQueue } from '@slipway/core/queue';
 import type { Store } from '@slipway/core/store';
+import type { Accounts } from './auth/accounts';
 import type { EventHub } from './event-hub';
 import type { SseHub } from './sse';
 
@@ -14,5 +15,6 @@ export interface ApiContext {
   queue: DeployQueue;
   hub: EventHub;
   sse: SseHub;
+  accounts: Accounts;
   log: Logger;
 }

@@ -4,9 +4,11 @@ import { mkdir } from 'node:fs/promises';
 import { dataPaths, loadServiceSettings, settingsOrExit } from '@slipway/core/config';
 import { createLogger } from '@slipway/core/logger';
 import { createDeployQueue } from '@slipway/core/queue';
-import { createRedis } from '@slipway/core/redis';
+import { createRedis, waitReady } from '@slipway/core/redis';
 import { Store } from '@slipway/core/store';
 import { createApp } from './app';
+import { Accounts } from './auth/accounts';
+import { bootstrapAdmin, printToken } from './auth/bootstrap';
 import { EventHub } from './event-hub';
 import { SseHub } from './sse';
 
@@ -23,12 +25,18 @@ queue.on('error', (err) => log.warn({ err: err.message }, 'queue connection erro
 const hub = new EventHub(subscriber);
 await hub.start();
 
-const app = createApp({ settings, redis, store: new Store(redis), queue, hub, sse: new SseHub(), log });
+const accounts = new Accounts(redis, settings.adminToken);
+await waitReady(redis, 30_000);
+const { printed } = await bootstrapAdmin(redis, accounts, settings.adminToken);
+if (printed) printToken(printed);
+const app = createApp({ settings, redis, store: new Store(redis), queue, hub, sse: new SseHub(), accounts, log });
 const server = createServer(app.callback());
 // Uploads of hundreds of MiB on slow links: no overall request timeout, but idle sockets still close.
 server.requestTimeout = 0;
-server.headersTimeout = 30_000;
-server.keepAliveTimeout = 5_000;
+// Idle keep-alive connections live longer than clients' own pools (undici: 4 s, browsers: ~60 s), so a
+// client never writes a request onto a socket the server is closing at that moment.
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
 server.listen(settings.port, settings.host, () => {
   log.info({ url: `http://${settings.host}:${settings.port}` }, 'api listening');
   process.send?.({ type: 'ready', service: 'api' });

@@ -4,6 +4,7 @@ import { AppSettingsPatchSchema } from '@slipway/contracts/settings';
 import { APP_FIELDS, readLatest, readSeries } from '@slipway/core/metrics';
 import { isAppName, VERSION_RE } from '@slipway/contracts/names';
 import { lifecycle, rebuild, restart, rollback, updateSettings } from '../actions';
+import { audit } from '../audit';
 import { appDetail, appSummary, listApps } from '../apps';
 import type { ApiContext } from '../context';
 import { AppError, notFound } from '../errors';
@@ -37,7 +38,10 @@ export function appRoutes(ctx: ApiContext): Router {
     const name = koa.params.name ?? '';
     if (!isAppName(name)) throw new AppError(422, 'invalid_name', `App name "${name.slice(0, 63)}" is invalid: use 1-63 lowercase letters, digits and dashes`);
     const created = !(await ctx.store.appExists(name));
-    await updateSettings(ctx, name, body(koa, AppSettingsPatchSchema));
+    const patch = body(koa, AppSettingsPatchSchema);
+    await updateSettings(ctx, name, patch);
+    // Which settings changed, never their values (env may hold secrets).
+    await audit(ctx.redis, koa, { action: created ? 'app.create' : 'app.settings', target: name, details: { fields: Object.keys(patch) } });
     koa.status = created ? 201 : 200;
     koa.body = { app: await appDetail(ctx, name) };
   });
@@ -71,27 +75,34 @@ export function appRoutes(ctx: ApiContext): Router {
   router.post('/:name/rollback', async (koa) => {
     const name = await existing(koa.params.name);
     const { version } = body(koa, RollbackBody.default({}));
+    const deploy = await rollback(ctx, name, version);
+    await audit(ctx.redis, koa, { action: 'app.rollback', target: `${name}@${deploy.version}`, details: { deployId: deploy.id } });
     koa.status = 202;
-    koa.body = { deploy: await rollback(ctx, name, version) };
+    koa.body = { deploy };
   });
 
   router.post('/:name/restart', async (koa) => {
+    const deploy = await restart(ctx, await existing(koa.params.name));
+    await audit(ctx.redis, koa, { action: 'app.restart', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
     koa.status = 202;
-    koa.body = { deploy: await restart(ctx, await existing(koa.params.name)) };
+    koa.body = { deploy };
   });
 
   router.post('/:name/versions/:version/rebuild', async (koa) => {
     const name = await existing(koa.params.name);
     const version = koa.params.version ?? '';
     if (!VERSION_RE.test(version)) throw notFound('version_not_found', 'Not a valid version');
+    const deploy = await rebuild(ctx, name, version);
+    await audit(ctx.redis, koa, { action: 'app.rebuild', target: `${name}@${version}`, details: { deployId: deploy.id } });
     koa.status = 202;
-    koa.body = { deploy: await rebuild(ctx, name, version) };
+    koa.body = { deploy };
   });
 
   for (const action of ['start', 'stop'] as const) {
     router.post(`/:name/${action}`, async (koa) => {
       const name = await existing(koa.params.name);
       const { done, id } = await lifecycle(ctx, name, action);
+      await audit(ctx.redis, koa, { action: `app.${action}`, target: name });
       koa.status = done ? 200 : 202;
       koa.body = done ? { app: await appSummary(ctx, name) } : { operation: { id, action, status: 'queued' } };
     });
@@ -104,6 +115,7 @@ export function appRoutes(ctx: ApiContext): Router {
       throw new AppError(400, 'confirmation_required', `Deleting removes every container, image, file and record of ${name}: repeat its name as ?confirm=${name}`);
     }
     const { done, id } = await lifecycle(ctx, name, 'delete');
+    await audit(ctx.redis, koa, { action: 'app.delete', target: name });
     koa.status = done ? 200 : 202;
     koa.body = done ? { deleted: name } : { operation: { id, action: 'delete', status: 'queued' } };
   });

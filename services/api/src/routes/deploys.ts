@@ -9,7 +9,8 @@ import type { ApiContext } from '../context';
 import { AppError, notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
 import { query } from '../middleware/validate';
-import { receiveArchive } from '../uploads/receive';
+import { audit } from '../audit';
+import { receiveArchive, uploadSlot } from '../uploads/receive';
 import { submitDeploy } from '../submit';
 
 const ListQuery = z.object({
@@ -24,6 +25,7 @@ export function deployRoutes(ctx: ApiContext): Router {
 
   router.post(
     '/',
+    uploadSlot(),
     receiveArchive({ uploadsDir: uploadsDir(ctx), maxBytes: ctx.settings.maxUploadBytes }),
     async (koa) => {
       const file = koa.file as unknown as Parameters<typeof submitDeploy>[1] | undefined;
@@ -31,6 +33,7 @@ export function deployRoutes(ctx: ApiContext): Router {
       const body = ((koa.request as { body?: unknown }).body ?? {}) as Record<string, unknown>;
       const form = { app: field(body.app), version: field(body.version) };
       const deploy = await submitDeploy(ctx, file, form);
+      await audit(ctx.redis, koa, { action: 'deploy.create', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, bytes: file.size } });
       koa.status = 202;
       koa.set('Location', `/api/deploys/${deploy.id}`);
       koa.body = { deploy };

@@ -125,3 +125,26 @@ function multerError(err: unknown, maxMb: number): unknown {
       return new AppError(400, 'bad_request', `Malformed multipart upload (${code})`);
   }
 }
+
+/** Uploads running at once per token or session (SPEC §5): one client cannot fill the disk in parallel. */
+const UPLOADS_PER_PRINCIPAL = 2;
+const running = new Map<string, number>();
+
+export function uploadSlot(): Middleware {
+  return async (ctx, next) => {
+    const principal = ctx.state.principal as { user: string; ref: string } | undefined;
+    const key = principal ? `${principal.user}:${principal.ref}` : ctx.ip;
+    const now = running.get(key) ?? 0;
+    if (now >= UPLOADS_PER_PRINCIPAL) {
+      throw new AppError(429, 'too_many_requests', `At most ${UPLOADS_PER_PRINCIPAL} uploads at once per token; wait for one to finish`, { 'Retry-After': '5' });
+    }
+    running.set(key, now + 1);
+    try {
+      await next();
+    } finally {
+      const left = (running.get(key) ?? 1) - 1;
+      if (left > 0) running.set(key, left);
+      else running.delete(key);
+    }
+  };
+}

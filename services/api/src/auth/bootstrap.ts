@@ -1,0 +1,41 @@
+/**
+ * First start without a default password (SPEC §5): the `admin` user exists without a password, and
+ * its token is SLIPWAY_ADMIN_TOKEN, or one generated now, printed once to the console and stored only as
+ * a hash. The panel's first visit asks for that token to set the admin password; there is no other setup
+ * window. A lost generated token is replaced by starting once with SLIPWAY_ADMIN_TOKEN set.
+ */
+import type { Redis } from 'ioredis';
+import type { Accounts } from './accounts';
+import { newToken, sha256 } from './secrets';
+
+const GENERATED = 'slipway:bootstrap:generated';
+
+export async function bootstrapAdmin(redis: Redis, accounts: Accounts, configured: string | undefined): Promise<{ printed: string | null }> {
+  await accounts.createUser('admin', 'admin', null);
+  if (configured) {
+    const known = (await accounts.listTokens('admin')).some((t) => t.id === sha256(configured).slice(0, 16));
+    if (!known) await accounts.createToken({ user: 'admin', name: 'SLIPWAY_ADMIN_TOKEN', scope: 'admin', expiresAt: null }, configured);
+    return { printed: null };
+  }
+  // Only the first process to get here generates one, and only ever once.
+  if (!(await redis.set(GENERATED, new Date().toISOString(), 'NX'))) return { printed: null };
+  const token = newToken();
+  await accounts.createToken({ user: 'admin', name: 'first start', scope: 'admin', expiresAt: null }, token);
+  return { printed: token };
+}
+
+export function printToken(token: string): void {
+  // On the console only (never through the logger, whose output is kept in files).
+  process.stdout.write(
+    [
+      '',
+      '  ┌──────────────────────────────────────────────────────────────────────────────┐',
+      '  │ Slipway admin token (shown once; the panel asks for it to set a password):   │',
+      `  │ ${token.padEnd(76)} │`,
+      '  │ Lost it before setting a password? Start once with SLIPWAY_ADMIN_TOKEN=<new>. │',
+      '  └──────────────────────────────────────────────────────────────────────────────┘',
+      '',
+      '',
+    ].join('\n'),
+  );
+}

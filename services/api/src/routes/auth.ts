@@ -1,0 +1,182 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { z } from 'zod';
+import { PasswordSchema, ScopeSchema, scopeAllows, USERNAME_RE } from '@slipway/contracts/auth';
+import type { Principal } from '../auth/accounts';
+import { DUMMY_HASH, hashPassword, verifyPassword } from '../auth/secrets';
+import { audit, readAudit } from '../audit';
+import type { ApiContext } from '../context';
+import { AppError, conflict, notFound } from '../errors';
+import { SESSION_COOKIE } from '../middleware/auth';
+import { requireRedis } from '../middleware/redis-guard';
+import { body, query } from '../middleware/validate';
+
+const Login = z.object({ username: z.string().max(64), password: z.string().max(256) }).strict();
+const Setup = z.object({ token: z.string().max(100), password: PasswordSchema }).strict();
+const NewUser = z.object({ name: z.string().regex(USERNAME_RE, '2-32 lowercase letters, digits, ".", "_" or "-"'), role: ScopeSchema, password: PasswordSchema }).strict();
+const NewPassword = z.object({ password: PasswordSchema }).strict();
+const NewToken = z
+  .object({
+    name: z.string().min(1).max(64),
+    scope: ScopeSchema,
+    expiresInDays: z.number().int().min(1).max(3650).optional(),
+    user: z.string().regex(USERNAME_RE).optional(),
+  })
+  .strict();
+const AuditQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), actor: z.string().max(64).optional(), action: z.string().max(64).optional() });
+
+/** Failed logins allowed before a 15-minute pause: per address, and per user name. */
+const PER_IP = 10;
+const PER_USER = 5;
+const WINDOW_S = 15 * 60;
+
+export function authRoutes(ctx: ApiContext): Router {
+  const router = new Router();
+  router.use(requireRedis(ctx.redis));
+  const { accounts } = ctx;
+  const byIp = new RateLimiterRedis({ storeClient: ctx.redis, keyPrefix: 'slipway:rl:login-ip', points: PER_IP, duration: WINDOW_S });
+  const byUser = new RateLimiterRedis({ storeClient: ctx.redis, keyPrefix: 'slipway:rl:login-user', points: PER_USER, duration: WINDOW_S });
+  const me = (koa: Context) => koa.state.principal as Principal;
+
+  const startSession = async (koa: Context, user: string) => {
+    const { sid, csrf } = await accounts.createSession(user, koa.ip);
+    koa.cookies.set(SESSION_COOKIE, sid, { httpOnly: true, sameSite: 'strict', path: '/', overwrite: true, secure: koa.secure });
+    return csrf;
+  };
+
+  // The panel's first visit: no admin password yet means the setup form (which needs the admin token).
+  router.get('/api/auth/status', async (koa) => {
+    const admin = await accounts.getUser('admin');
+    koa.body = { setupRequired: !admin?.hasPassword };
+  });
+
+  router.post('/api/auth/setup', async (koa) => {
+    await limited(koa, byIp, koa.ip);
+    const { token, password } = body(koa, Setup);
+    const admin = await accounts.getUser('admin');
+    const principal = await accounts.byToken(token).catch(() => null);
+    if (!admin || admin.hasPassword || !principal || principal.user !== 'admin' || principal.scope !== 'admin') {
+      await byIp.penalty(koa.ip).catch(() => null);
+      await audit(ctx.redis, koa, { action: 'auth.setup', actor: 'admin', outcome: 'denied' });
+      throw new AppError(403, 'forbidden', admin?.hasPassword ? 'Slipway is set up already: sign in' : 'That is not the admin token printed at first start');
+    }
+    await accounts.setPassword('admin', await hashPassword(password));
+    koa.state.principal = { user: 'admin', scope: 'admin', via: 'session', ref: 'setup' } satisfies Principal;
+    const csrf = await startSession(koa, 'admin');
+    await audit(ctx.redis, koa, { action: 'auth.setup', target: 'admin' });
+    koa.body = { user: { name: 'admin', role: 'admin' }, csrf };
+  });
+
+  router.post('/api/auth/login', async (koa) => {
+    const { username, password } = body(koa, Login);
+    const name = username.toLowerCase();
+    await limited(koa, byIp, koa.ip);
+    await limited(koa, byUser, name);
+    const user = USERNAME_RE.test(name) ? await accounts.getUser(name) : null;
+    // The same work whether the user exists or not: no timing difference to probe names with.
+    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+    if (!user || !user.passwordHash || !ok) {
+      await Promise.all([byIp.penalty(koa.ip).catch(() => null), byUser.penalty(name).catch(() => null)]);
+      await audit(ctx.redis, koa, { action: 'auth.login', actor: name.slice(0, 64), outcome: 'denied' });
+      throw new AppError(401, 'unauthorized', 'Wrong user name or password');
+    }
+    await byUser.delete(name).catch(() => null);
+    koa.state.principal = { user: user.name, scope: user.role, via: 'session', ref: 'login' } satisfies Principal;
+    const csrf = await startSession(koa, user.name);
+    await audit(ctx.redis, koa, { action: 'auth.login' });
+    koa.body = { user: { name: user.name, role: user.role }, csrf };
+  });
+
+  router.post('/api/auth/logout', async (koa) => {
+    const sid = koa.cookies.get(SESSION_COOKIE);
+    if (sid) await accounts.endSession(sid);
+    koa.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 0 });
+    await audit(ctx.redis, koa, { action: 'auth.logout' });
+    koa.status = 204;
+  });
+
+  router.get('/api/auth/me', async (koa) => {
+    const p = me(koa);
+    koa.body = { user: { name: p.user, role: p.scope }, via: p.via, ...(p.csrf ? { csrf: p.csrf } : {}) };
+  });
+
+  // Users (admin only, by the policy table).
+  router.get('/api/users', async (koa) => {
+    koa.body = { users: await accounts.listUsers() };
+  });
+
+  router.post('/api/users', async (koa) => {
+    const input = body(koa, NewUser);
+    if (!(await accounts.createUser(input.name, input.role, await hashPassword(input.password)))) throw conflict('user_exists', `A user named ${input.name} exists`);
+    await audit(ctx.redis, koa, { action: 'user.create', target: input.name, details: { role: input.role } });
+    koa.status = 201;
+    koa.body = { user: (await accounts.listUsers()).find((u) => u.name === input.name) };
+  });
+
+  router.put('/api/users/:name/password', async (koa) => {
+    const name = koa.params.name ?? '';
+    if (!(await accounts.getUser(name))) throw notFound('not_found', `No user named ${name.slice(0, 32)}`);
+    await accounts.setPassword(name, await hashPassword(body(koa, NewPassword).password));
+    // A new password ends every session of that user.
+    await accounts.revokeSessions(name);
+    await audit(ctx.redis, koa, { action: 'user.password', target: name });
+    koa.status = 204;
+  });
+
+  router.delete('/api/users/:name', async (koa) => {
+    const name = koa.params.name ?? '';
+    if (name === 'admin') throw new AppError(400, 'bad_request', 'The admin user cannot be deleted');
+    if (!(await accounts.getUser(name))) throw notFound('not_found', `No user named ${name.slice(0, 32)}`);
+    await accounts.deleteUser(name);
+    await audit(ctx.redis, koa, { action: 'user.delete', target: name });
+    koa.status = 204;
+  });
+
+  // Tokens: everyone manages their own; admins everyone's.
+  router.get('/api/tokens', async (koa) => {
+    const p = me(koa);
+    koa.body = { tokens: await accounts.listTokens(p.scope === 'admin' ? undefined : p.user) };
+  });
+
+  router.post('/api/tokens', async (koa) => {
+    const p = me(koa);
+    const input = body(koa, NewToken);
+    const owner = input.user ?? p.user;
+    if (owner !== p.user && p.scope !== 'admin') throw new AppError(403, 'forbidden', 'Only admins make tokens for other users');
+    const user = await accounts.getUser(owner);
+    if (!user) throw notFound('not_found', `No user named ${owner}`);
+    if (!scopeAllows(user.role, input.scope) || !scopeAllows(p.scope, input.scope)) {
+      throw new AppError(403, 'forbidden', `A token cannot hold more than its user's role ("${user.role}") or yours ("${p.scope}")`);
+    }
+    const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000).toISOString() : null;
+    const { token, info } = await accounts.createToken({ user: owner, name: input.name, scope: input.scope, expiresAt });
+    await audit(ctx.redis, koa, { action: 'token.create', target: info.id, details: { user: owner, scope: input.scope, name: input.name } });
+    koa.status = 201;
+    koa.body = { token, info, note: 'Shown once: store it now' };
+  });
+
+  router.delete('/api/tokens/:id', async (koa) => {
+    const p = me(koa);
+    const info = await accounts.tokenById(koa.params.id ?? '');
+    if (!info || (info.user !== p.user && p.scope !== 'admin')) throw notFound('not_found', 'No such token');
+    await accounts.revokeToken(info.id);
+    await audit(ctx.redis, koa, { action: 'token.revoke', target: info.id, details: { user: info.user, name: info.name } });
+    koa.status = 204;
+  });
+
+  router.get('/api/audit', async (koa) => {
+    koa.body = { entries: await readAudit(ctx.redis, query(koa, AuditQuery)) };
+  });
+
+  return router;
+}
+
+/** 429 with Retry-After while `key` has used up its failures. */
+async function limited(koa: Context, limiter: RateLimiterRedis, key: string): Promise<void> {
+  const state = await limiter.get(key).catch(() => null);
+  if (state instanceof RateLimiterRes && state.consumedPoints >= limiter.points) {
+    const retry = Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+    throw new AppError(429, 'too_many_requests', `Too many failed attempts; try again in ${retry} s`, { 'Retry-After': String(retry) });
+  }
+}
