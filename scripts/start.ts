@@ -2,7 +2,9 @@
  * `npm start`: checks the Docker Engine, starts an embedded Redis when REDIS_URL is unset, then runs
  * the API, the worker and the gateway as child processes and keeps them running. Ctrl-C stops all of it.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSettings, settingsOrExit } from '@slipway/core/config';
 import { Engine } from '@slipway/worker/docker/engine';
@@ -13,6 +15,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (msg: string) => console.log(`[slipway] ${msg}`);
 
 const settings = settingsOrExit(() => loadSettings(process.env));
+
+await buildPanelIfStale();
 
 const engine = new Engine(settings.dockerHost);
 if (!(await engine.ping(5000))) {
@@ -82,3 +86,22 @@ async function stop(code = 0): Promise<void> {
 }
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+
+/** The panel is built on the first start, and again when its sources are newer than the build. */
+async function buildPanelIfStale(): Promise<void> {
+  const built = await stat(`${root}ui/build/index.html`).catch(() => null);
+  if (built && (await newestMtime(`${root}ui/src`)) < built.mtimeMs) return;
+  say('building the panel (ui/)…');
+  const result = spawnSync('npm', ['run', 'build', '--workspace', 'ui', '--silent'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (result.status !== 0) say('the panel did not build; the API still runs (see the error above)');
+}
+
+async function newestMtime(dir: string): Promise<number> {
+  let newest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const info = await stat(path.join(entry.parentPath, entry.name));
+    newest = Math.max(newest, info.mtimeMs);
+  }
+  return newest;
+}

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
 import Docker from 'dockerode';
 import getPort from 'get-port';
+import { loadSettings } from '@slipway/core/config';
 import { tokens } from './api';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,6 +32,8 @@ export interface Slipway {
   /** The gateway's address; requests name the app in their Host header (`<app>.localhost`). */
   gatewayUrl: string;
   env: Record<string, string>;
+  /** The label value that marks this instance's containers and images (io.slipway.instance). */
+  instance: string;
   /** The admin token (SLIPWAY_ADMIN_TOKEN) and its header. */
   token: string;
   auth: Record<string, string>;
@@ -93,6 +96,7 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
     redis,
     env,
     token,
+    instance: loadSettings({ ...process.env, ...env }).instance,
     auth: { authorization: `Bearer ${token}` },
     api: spawn('api'),
     worker: spawn('worker'),

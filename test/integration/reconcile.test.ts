@@ -27,8 +27,16 @@ describe('reconciliation at worker start', () => {
     const orphan = await docker.createContainer({
       name: 'slipway-hello-orphan',
       Image: `${slipway.prefix}hello:1.0.0`,
-      Labels: { 'io.slipway.managed': 'true', 'io.slipway.app': 'hello', 'io.slipway.version': 'orphan', 'io.slipway.deploy': 'd0000000000000000' },
+      Labels: { 'io.slipway.managed': 'true', 'io.slipway.instance': slipway.instance, 'io.slipway.app': 'hello', 'io.slipway.version': 'orphan', 'io.slipway.deploy': 'd0000000000000000' },
     });
+    // A container of another Slipway sharing the engine (its own instance label).
+    const stranger = await docker.createContainer({
+      name: `slipway-hello-stranger-${Date.now()}`,
+      Image: `${slipway.prefix}hello:1.0.0`,
+      Labels: { 'io.slipway.managed': 'true', 'io.slipway.instance': 'someoneelse0', 'io.slipway.app': 'hello', 'io.slipway.version': '1.0.0', 'io.slipway.deploy': 'd1111111111111111' },
+      Env: ['PORT=3000'],
+    });
+    await stranger.start();
     // Redis loses everything.
     const redis = new Redis(slipway.redisUrl);
     await redis.flushall();
@@ -41,7 +49,11 @@ describe('reconciliation at worker start', () => {
     expect(body.apps).toEqual([
       expect.objectContaining({ name: 'hello', current: expect.objectContaining({ version: '1.0.0', port: live.port }) }),
     ]);
-    expect((await containersOf(slipway.prefix)).map((c) => c.name)).toEqual(['slipway-hello-1.0.0']);
+    const ours = (await containersOf(slipway.prefix)).filter((c) => c.labels['io.slipway.instance'] === slipway.instance);
+    expect(ours.map((c) => c.name)).toEqual(['slipway-hello-1.0.0']);
     await expect(docker.getContainer(orphan.id).inspect()).rejects.toThrow();
+    // Another installation's container on the same engine is never touched.
+    expect((await docker.getContainer(stranger.id).inspect()).State.Running).toBe(true);
+    await docker.getContainer(stranger.id).remove({ force: true });
   });
 });

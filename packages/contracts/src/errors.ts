@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'start_failed',
   'unhealthy',
   'interrupted',
+  'cancelled',
   'engine_error',
   // service
   'redis_unavailable',

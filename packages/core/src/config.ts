@@ -2,6 +2,7 @@
  * Settings of SPEC §1, read once at start from an injectable env and frozen.
  * A bad value stops the start with a message naming the setting.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -90,6 +91,11 @@ export interface Settings {
   registry: string | undefined;
   baseImage: string;
   logLevel: string;
+  /**
+   * Which Slipway installation owns a container or image (label io.slipway.instance): derived from the data
+   * dir and image prefix, so two installations (or test runs) sharing one engine never touch each other's.
+   */
+  instance: string;
 }
 
 export class SettingsError extends Error {
@@ -144,6 +150,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     registry: r.SLIPWAY_REGISTRY,
     baseImage: r.SLIPWAY_BASE_IMAGE,
     logLevel: r.SLIPWAY_LOG_LEVEL,
+    instance: createHash('sha256').update(`${path.resolve(r.SLIPWAY_DATA_DIR)}|${r.SLIPWAY_IMAGE_PREFIX}`).digest('hex').slice(0, 12),
   });
 }
 

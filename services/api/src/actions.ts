@@ -3,10 +3,13 @@
  * Checks that only records can answer happen here (404/409 at once); the work itself is queued in the
  * app's line, so it never races a deploy.
  */
+import { existsSync } from 'node:fs';
 import type { Deploy } from '@slipway/contracts/deploy';
 import { AppSettingsSchema, MASK, type AppSettings, type AppSettingsPatch } from '@slipway/contracts/settings';
 import { enqueueDeploy, enqueueLifecycle, getOp, type LifecycleAction } from '@slipway/core/enqueue';
+import { appendEvents } from '@slipway/core/events';
 import { newDeployId } from '@slipway/core/ids';
+import { keys } from '@slipway/core/redis';
 import { notify } from '@slipway/core/notify';
 import type { ApiContext } from './context';
 import { AppError, conflict, notFound } from './errors';
@@ -55,6 +58,41 @@ export async function rebuild(ctx: ApiContext, app: string, version: string): Pr
   const deploy = await rebuildVersion(ctx, app, version, target.archivePath);
   if (!deploy) throw conflict('version_exists', `${app} ${version} is being deployed already`);
   return deploy;
+}
+
+/** A failed deploy, rollback or restart queued again as it was (an upload from its kept archive). */
+export async function retryDeploy(ctx: ApiContext, id: string): Promise<Deploy> {
+  const failed = await ctx.store.getDeploy(id);
+  if (!failed) throw notFound('deploy_not_found', `No deploy with id "${id.slice(0, 40)}"`);
+  if (failed.status !== 'failed') throw conflict('already_running', `Only a failed deploy can be retried; this one is ${failed.status}`);
+  if (failed.kind === 'rollback') return rollback(ctx, failed.app, failed.version);
+  if (failed.kind === 'restart') return restart(ctx, failed.app);
+  const version = await ctx.store.getVersion(failed.app, failed.version);
+  if (!version?.archivePath || !existsSync(version.archivePath)) {
+    throw conflict('version_not_found', `The archive of ${failed.app} ${failed.version} is no longer kept; upload it again`);
+  }
+  const deployId = newDeployId();
+  const ok = await ctx.store.reserveVersion({ ...version, app: failed.app, deployId, state: 'pending', createdAt: new Date().toISOString() });
+  if (!ok) throw conflict('version_exists', `${failed.app} ${failed.version} exists or is being deployed already`);
+  return enqueueDeploy(enqueueContext(ctx), { id: deployId, app: failed.app, version: failed.version, kind: 'deploy', trigger: 'user', archive: failed.archive }, { kind: 'deploy', archivePath: version.archivePath });
+}
+
+/** A deploy still waiting in the queue is taken out; one already running is not interrupted. */
+export async function cancelDeploy(ctx: ApiContext, id: string): Promise<Deploy> {
+  const deploy = await ctx.store.getDeploy(id);
+  if (!deploy) throw notFound('deploy_not_found', `No deploy with id "${id.slice(0, 40)}"`);
+  const job = await ctx.queue.getJob(id);
+  const state = job ? await job.getState() : 'unknown';
+  if (deploy.status !== 'queued' || state === 'active') throw conflict('already_running', `Only a waiting deploy can be cancelled; this one is ${deploy.status}`);
+  await job?.remove().catch(() => {
+    throw conflict('already_running', 'The deploy started meanwhile; it can no longer be cancelled');
+  });
+  const cancelled = await ctx.store.updateDeploy(id, { status: 'failed', finishedAt: new Date().toISOString(), error: { code: 'cancelled', message: 'Cancelled before it started' } });
+  if (deploy.kind === 'deploy') await ctx.store.settleVersion(deploy.app, deploy.version, id, 'failed');
+  await ctx.redis.lrem(keys.appLine(deploy.app), 0, id);
+  await appendEvents(ctx.redis, id, [{ type: 'done', deploy: cancelled }]);
+  await notify(ctx.redis, { type: 'deploy', deploy: cancelled });
+  return cancelled;
 }
 
 /** Waits for the worker to carry the action out (they take seconds); a slow one answers 202 with its id. */

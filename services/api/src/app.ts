@@ -17,13 +17,13 @@ import { healthRoutes } from './routes/health';
 import { queueRoutes } from './routes/queue';
 import { systemRoutes } from './routes/system';
 import { trafficRoutes } from './routes/traffic';
-import { uiRoutes } from './routes/ui';
+import { inlineScriptHashes, uiRoutes } from './routes/ui';
 
 export function createApp(ctx: ApiContext): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by errorHandler
   app.use(errorHandler(ctx.log));
-  app.use(securityHeaders());
+  app.use(securityHeaders(inlineScriptHashes()));
   app.use(authenticate(ctx.accounts, (principal) => void noteTokenUse(ctx, principal)));
   // JSON bodies only (uploads are multipart, read by their own route), small and strict.
   app.use(

@@ -17,6 +17,8 @@ describe('the route policy table', () => {
     ['GET', '/metrics', 'read'],
     ['POST', '/api/deploys', 'deploy'],
     ['POST', '/api/apps/shop/rollback', 'deploy'],
+    ['POST', '/api/deploys/d123/retry', 'deploy'],
+    ['POST', '/api/deploys/d123/cancel', 'deploy'],
     ['POST', '/api/apps/shop/stop', 'deploy'],
     ['POST', '/api/apps/shop/versions/1.0.0/rebuild', 'deploy'],
     ['PUT', '/api/apps/shop', 'admin'],

@@ -35,7 +35,7 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
   await report.enter('build');
   const built = await build(
     engine,
-    { source, image: imageOf(ctx, job), labels: labelsFor(job.app, job.version, job.deployId), baseImage: settings.baseImage, timeoutMs: settings.buildTimeoutMs },
+    { source, image: imageOf(ctx, job), labels: labelsFor(job.app, job.version, job.deployId, settings.instance), baseImage: settings.baseImage, timeoutMs: settings.buildTimeoutMs },
     (line) => {
       report.log(line);
       const step = /^Step (\d+)\/(\d+) :/.exec(line);
@@ -68,7 +68,7 @@ async function runCandidate(ctx: WorkerContext, target: Target, report: Reporter
   const candidate = await start(engine, {
     ...target,
     image: imageOf(ctx, target),
-    labels: labelsFor(target.app, target.version, target.deployId),
+    labels: labelsFor(target.app, target.version, target.deployId, settings.instance),
     settings: appSettings,
     bind: settings.bind,
     stopGraceS: settings.stopGraceS,

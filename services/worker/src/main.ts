@@ -26,7 +26,7 @@ const settings = settingsOrExit(() => loadServiceSettings('worker'));
 const { redisUrl } = settings;
 const log = createLogger('worker', settings.logLevel, settings.dataDir);
 
-const engine = new Engine(settings.dockerHost);
+const engine = new Engine(settings.dockerHost, settings.instance);
 if (!(await engine.ping(5000))) {
   log.fatal(DOCKER_MISSING_HELP);
   process.exit(1);

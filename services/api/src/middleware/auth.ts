@@ -24,6 +24,7 @@ const RULES: Array<[method: string, path: RegExp, need: Need]> = [
   ['PUT', /^\/api\/apps\/[^/]+$/, 'admin'],
   ['DELETE', /^\/api\/apps\/[^/]+$/, 'admin'],
   ['POST', /^\/api\/deploys\/?$/, 'deploy'],
+  ['POST', /^\/api\/deploys\/[^/]+\/(retry|cancel)$/, 'deploy'],
   ['POST', /^\/api\/apps\/[^/]+\/(rollback|restart|start|stop|versions\/[^/]+\/rebuild)$/, 'deploy'],
   ['GET', /^\/(api\/|metrics$)/, 'read'],
   ['HEAD', /^\/(api\/|metrics$)/, 'read'],

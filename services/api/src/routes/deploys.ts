@@ -9,6 +9,7 @@ import type { ApiContext } from '../context';
 import { AppError, notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
 import { query } from '../middleware/validate';
+import { cancelDeploy, retryDeploy } from '../actions';
 import { audit } from '../audit';
 import { receiveArchive, uploadSlot } from '../uploads/receive';
 import { submitDeploy } from '../submit';
@@ -39,6 +40,19 @@ export function deployRoutes(ctx: ApiContext): Router {
       koa.body = { deploy };
     },
   );
+
+  router.post('/:id/retry', async (koa) => {
+    const deploy = await retryDeploy(ctx, koa.params.id ?? '');
+    await audit(ctx.redis, koa, { action: 'deploy.retry', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, of: koa.params.id } });
+    koa.status = 202;
+    koa.body = { deploy };
+  });
+
+  router.post('/:id/cancel', async (koa) => {
+    const deploy = await cancelDeploy(ctx, koa.params.id ?? '');
+    await audit(ctx.redis, koa, { action: 'deploy.cancel', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
+    koa.body = { deploy };
+  });
 
   router.get('/', async (koa) => {
     const { app, limit } = query(koa, ListQuery);

@@ -1,13 +1,52 @@
+/**
+ * The panel: SvelteKit's static build (`ui/build`), served at `/` with every other non-API path answered
+ * by `index.html` (a single-page app). Hashed assets under `_app/immutable` are cached for a year.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Middleware } from 'koa';
+import serve from 'koa-static';
 
-/** Placeholder until the SvelteKit panel lands (issue 6): one page that points at the API. */
-export function uiRoutes(): Middleware {
+export const UI_BUILD = fileURLToPath(new URL('../../../../ui/build', import.meta.url));
+
+/** Hashes of the inline scripts SvelteKit puts in index.html, for the Content-Security-Policy. */
+export function inlineScriptHashes(dir = UI_BUILD): string[] {
+  const index = path.join(dir, 'index.html');
+  if (!existsSync(index)) return [];
+  const html = readFileSync(index, 'utf8');
+  return [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map(
+    (m) => `'sha256-${createHash('sha256').update(m[1] ?? '').digest('base64')}'`,
+  );
+}
+
+export function uiRoutes(dir = UI_BUILD): Middleware {
+  const index = path.join(dir, 'index.html');
+  if (!existsSync(index)) return placeholder();
+  const html = readFileSync(index);
+  const files = serve(dir, {
+    index: false,
+    setHeaders: (res, file) => {
+      if (file.includes(`${path.sep}_app${path.sep}immutable${path.sep}`)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+    },
+  });
+  return async (ctx, next) => {
+    if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || ctx.path.startsWith('/api/') || ctx.path === '/metrics' || ctx.path === '/healthz') return next();
+    await files(ctx, async () => {});
+    if (ctx.body !== undefined && ctx.body !== null) return;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = html;
+  };
+}
+
+/** Before `npm run build` has made the panel: one page that says so. */
+function placeholder(): Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' || ctx.path !== '/') return next();
     ctx.type = 'html';
     ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Slipway</title></head>
-<body style="font-family:system-ui;max-width:40rem;margin:4rem auto">
-<h1>Slipway</h1><p>The panel is on its way. Meanwhile: <a href="/api/apps">/api/apps</a>, <a href="/api/deploys">/api/deploys</a>, <a href="/api/queue">/api/queue</a>, <a href="/healthz">/healthz</a>.</p>
-</body></html>`;
+<body><h1>Slipway</h1><p>The panel is not built yet: run <code>npm run build</code> (npm start does it for you).</p></body></html>`;
   };
 }

@@ -58,8 +58,19 @@ export class BuildError extends Error {
 export class Engine {
   readonly docker: Docker;
 
-  constructor(dockerHost?: string) {
+  /**
+   * `instance`: when given, every listing and event watch is limited to resources carrying this
+   * installation's label, and nothing else is removed as "ours".
+   */
+  constructor(
+    dockerHost?: string,
+    readonly instance?: string,
+  ) {
     this.docker = dockerHost ? new Docker(dockerOptions(dockerHost)) : new Docker();
+  }
+
+  private scoped(labels: string[]): string[] {
+    return this.instance ? [...labels, `${LABEL.instance}=${this.instance}`] : labels;
   }
 
   async ping(timeoutMs = 3000): Promise<boolean> {
@@ -159,7 +170,8 @@ export class Engine {
   async removeOwnImage(image: string): Promise<boolean> {
     try {
       const info = await this.docker.getImage(image).inspect();
-      if (!info.Config?.Labels?.[LABEL.app]) return false;
+      const labels = info.Config?.Labels ?? {};
+      if (!labels[LABEL.app] || (this.instance && labels[LABEL.instance] !== this.instance)) return false;
       await this.docker.getImage(image).remove({ force: false });
       return true;
     } catch (err) {
@@ -264,7 +276,7 @@ export class Engine {
   }
 
   async listContainers(labels: Record<string, string | true>): Promise<ContainerInfo[]> {
-    const label = Object.entries(labels).map(([k, v]) => (v === true ? k : `${k}=${v}`));
+    const label = this.scoped(Object.entries(labels).map(([k, v]) => (v === true ? k : `${k}=${v}`)));
     const list = await this.call('list containers', () => this.docker.listContainers({ all: true, filters: { label } }));
     return list.map((c) => ({
       id: c.Id,
@@ -318,7 +330,7 @@ export class Engine {
   /** Calls `onStart` for every Slipway container that starts, until `stop()`. */
   async watchStarts(onStart: (id: string) => void, onEnd: () => void): Promise<{ stop: () => void }> {
     const stream = (await this.call('watch events', () =>
-      this.docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [LABEL.managed] } }),
+      this.docker.getEvents({ filters: { type: ['container'], event: ['start'], label: this.scoped([LABEL.managed]) } }),
     )) as unknown as Readable;
     let pending = '';
     stream.on('data', (chunk: Buffer) => {
@@ -374,7 +386,7 @@ export class Engine {
 
   /** Images Slipway built for an app (by label), newest first. */
   async listImages(app?: string): Promise<Array<{ id: string; tags: string[]; labels: Record<string, string>; created: number }>> {
-    const label = app ? [`${LABEL.app}=${app}`] : [LABEL.app];
+    const label = this.scoped(app ? [`${LABEL.app}=${app}`] : [LABEL.app]);
     const list = await this.call('list images', () => this.docker.listImages({ filters: { label } }));
     return list
       .map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, created: i.Created }))

@@ -5,10 +5,12 @@ export const LABEL = {
   deploy: 'io.slipway.deploy',
   /** Marks a container as created by Slipway, whatever its app. */
   managed: 'io.slipway.managed',
+  /** The installation that made it (settings.instance); the engine layer only ever sees its own. */
+  instance: 'io.slipway.instance',
 } as const;
 
-export function labelsFor(app: string, version: string, deployId: string): Record<string, string> {
-  return { [LABEL.managed]: 'true', [LABEL.app]: app, [LABEL.version]: version, [LABEL.deploy]: deployId };
+export function labelsFor(app: string, version: string, deployId: string, instance: string): Record<string, string> {
+  return { [LABEL.managed]: 'true', [LABEL.instance]: instance, [LABEL.app]: app, [LABEL.version]: version, [LABEL.deploy]: deployId };
 }
 
 export function containerName(app: string, version: string): string {

@@ -41,8 +41,8 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
   const [existing, exposed] = await Promise.all([engine.findContainerByName(finalName), engine.imageExposedPort(input.image)]);
   let name = finalName;
   if (existing) {
-    if (existing.labels[LABEL.app] !== input.app) {
-      throw new PipelineError('start_failed', `A container named ${finalName} exists and was not made by Slipway; remove or rename it`);
+    if (existing.labels[LABEL.app] !== input.app || existing.labels[LABEL.instance] !== input.labels[LABEL.instance]) {
+      throw new PipelineError('start_failed', `A container named ${finalName} exists and was not made by this Slipway; remove or rename it`);
     }
     // The live container of this very version (a restart): start beside it, rename after the switch.
     if (existing.id === input.liveContainerId) name = `${finalName}-${randomBytes(3).toString('hex')}`;

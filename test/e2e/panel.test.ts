@@ -1,0 +1,194 @@
+/**
+ * The panel in a real Chromium against a real Slipway (issue 6): first-start setup, a deploy through the
+ * Deploy page with its progress, stages, build log and toast; the app in Apps with a working URL; a
+ * rollback from the App page; live and searched logs; the queue moving; the dashboard's charts; the
+ * System page; Chinese; a phone-width screen. Each page is photographed.
+ */
+import { existsSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, upload, viaGateway, waitForDeploy } from '../helpers/api';
+import { fixtureTgz, tarOf } from '../helpers/archives';
+import { launch, shoot } from '../helpers/browser';
+import { startSlipway, type Slipway } from '../helpers/slipway';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+let slipway: Slipway;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+
+async function archiveFile(name: string, data: Buffer): Promise<string> {
+  const file = path.join(tmpdir(), name);
+  await writeFile(file, data);
+  return file;
+}
+
+beforeAll(async () => {
+  if (!existsSync('ui/build/index.html')) throw new Error('The panel is not built: run npm run build first');
+  slipway = await startSlipway({ env: { SLIPWAY_SAMPLE_S: '1' } });
+  browser = await launch();
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+});
+afterAll(async () => {
+  await browser?.close();
+  await slipway?.stop();
+});
+
+describe('the panel', () => {
+  it('asks for the admin token at first, and signs in with it', async () => {
+    await page.goto(`${slipway.url}/`);
+    await page.waitForURL('**/login');
+    await page.getByLabel('Admin token').fill(slipway.token);
+    await page.getByLabel(/New admin password/).fill('admin-password-123');
+    await shoot(page, 'login', false);
+    await page.getByRole('button', { name: 'Set password and sign in' }).click();
+    await page.waitForURL(`${slipway.url}/`);
+    await expect.poll(() => page.getByRole('heading', { name: 'Dashboard' }).isVisible()).toBe(true);
+  });
+
+  it('deploys through the Deploy page: upload bar, stages, build log, toast', async () => {
+    await page.getByRole('link', { name: 'Deploy' }).click();
+    await page.setInputFiles('input[type=file]', await archiveFile('hello-1.0.0.tgz', await fixtureTgz('hello', { version: '1.0.0' })));
+    await page.getByRole('button', { name: 'Upload and deploy' }).click();
+    await page.waitForSelector('.deploy-progress');
+    await page.waitForSelector('.deploy-progress[data-status=succeeded]', { timeout: 90_000 });
+    const stages = await page.locator('.stages li.done').allTextContents();
+    expect(stages).toEqual(['Queued', 'Unpack', 'Build', 'Start', 'Health check', 'Switch', 'Done']);
+    expect(await page.locator('.build-log').textContent()).toMatch(/Step \d+\/\d+ : FROM/);
+    await expect.poll(() => page.locator('[data-kind=success]').first().textContent()).toContain('hello 1.0.0 deployed');
+    await shoot(page, 'deploy');
+
+    // Another version, and the upload bar seen at 100 %.
+    await page.getByRole('button', { name: 'Deploy another' }).click();
+    await page.setInputFiles('input[type=file]', await archiveFile('hello-2.0.0.tgz', await fixtureTgz('hello', { version: '2.0.0' })));
+    await page.getByRole('button', { name: 'Upload and deploy' }).click();
+    await page.waitForSelector('.deploy-progress[data-status=succeeded]', { timeout: 90_000 });
+  });
+
+  it('shows an error from the API as its message', async () => {
+    await page.getByRole('button', { name: 'Deploy another' }).click();
+    await page.setInputFiles('input[type=file]', await archiveFile('notes.tgz', Buffer.from('not an archive at all')));
+    await page.getByLabel('App name (optional)').fill('notes');
+    await page.getByLabel('Version (optional)').fill('1');
+    await page.getByRole('button', { name: 'Upload and deploy' }).click();
+    const alert = page.getByRole('alert');
+    await expect.poll(() => alert.textContent()).toContain('is not a .tar, .tar.gz/.tgz or .zip archive');
+    expect(await alert.textContent()).not.toContain('[object');
+  });
+
+  it('lists the app with a working URL', async () => {
+    await page.getByRole('link', { name: 'Apps' }).click();
+    const row = page.locator('tr[data-app=hello]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain('2.0.0');
+    const href = await row.locator('a[target=_blank]').getAttribute('href');
+    expect(href).toBe(`http://hello.localhost:${slipway.env.SLIPWAY_GATEWAY_PORT}/`);
+    expect((await viaGateway(slipway.gatewayUrl, 'hello.localhost')).text.trim()).toBe('hello 2.0.0');
+    await shoot(page, 'apps');
+  });
+
+  it('rolls back from the App page, and the old version answers', async () => {
+    await page.locator('tr[data-app=hello] a', { hasText: 'hello' }).first().click();
+    await page.waitForSelector('tr[data-version="1.0.0"]');
+    await page.locator('tr[data-version="1.0.0"]').getByRole('button', { name: 'Roll back' }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.textContent()).toContain('Roll hello back to 1.0.0?');
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await page.waitForSelector('.deploy-progress[data-status=succeeded]', { timeout: 60_000 });
+    await expect.poll(async () => (await viaGateway(slipway.gatewayUrl, 'hello.localhost')).text.trim()).toBe('hello 1.0.0');
+    await expect.poll(() => page.locator('tr[data-version="1.0.0"] [data-status]').textContent(), { timeout: 20_000 }).toBe('running');
+    await shoot(page, 'app');
+  });
+
+  it('tails logs live and searches their history', async () => {
+    const res = await upload(slipway.url, await fixtureTgz('chatty', { version: '1.0.0' }), 'chatty.tgz');
+    expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');
+    await page.goto(`${slipway.url}/logs?app=chatty`);
+    await expect.poll(() => page.locator('[data-pane=left] .line').count(), { timeout: 20_000 }).toBeGreaterThan(20);
+    expect(await page.locator('[data-pane=left] .line[data-stream=stderr]').count()).toBeGreaterThan(0);
+    expect(await page.locator('[data-pane=left] .lvl-info').count()).toBeGreaterThan(0); // JSON lines recognised
+    await shoot(page, 'logs');
+    await page.locator('[data-pane=left]').getByRole('tab', { name: 'History' }).click();
+    await page.locator('[data-pane=left]').getByLabel('Text or /regex/').fill('/^seq=1\\d /');
+    await page.locator('[data-pane=left]').getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('[data-pane=left] .line').count()).toBe(10);
+    const texts = await page.locator('[data-pane=left] .line').allTextContents();
+    expect(texts.length).toBe(10);
+    expect(texts.every((t) => /seq=1\d/.test(t))).toBe(true);
+  });
+
+  it('shows the queue moving', async () => {
+    await page.goto(`${slipway.url}/queue`);
+    const slow = await tarOf([{ name: 'Dockerfile', content: 'FROM node:20-slim\nRUN echo slow-build && sleep 4\nCMD ["node","-e","require(`http`).createServer((q,s)=>s.end(`s`)).listen(3000)"]\n' }]);
+    const res = await upload(slipway.url, slow, 'slow.tgz', { app: 'slow', version: '1' });
+    const row = page.locator(`tr[data-job="${res.body.deploy.id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 20_000 }).toBe('active');
+    await shoot(page, 'queue');
+    await expect.poll(() => row.count(), { timeout: 60_000 }).toBe(0);
+    expect(Number(await page.locator('[data-count=completed]').textContent())).toBeGreaterThan(3);
+  });
+
+  it('draws the dashboard\'s charts with data', async () => {
+    for (let i = 0; i < 20; i++) await viaGateway(slipway.gatewayUrl, 'hello.localhost');
+    await new Promise((r) => setTimeout(r, 6000)); // the gateway writes traffic every 5 s
+    await page.goto(`${slipway.url}/`);
+    for (const chart of ['memory', 'cpu', 'traffic']) {
+      const el = page.locator(`[data-chart=${chart}] [data-points]`);
+      await el.waitFor({ timeout: 20_000 });
+      expect(Number(await el.getAttribute('data-points')), chart).toBeGreaterThan(0);
+      expect(await page.locator(`[data-chart=${chart}] canvas`).count()).toBeGreaterThan(0);
+    }
+    expect(Number(await page.locator('[data-count=apps]').textContent())).toBe(3);
+    await shoot(page, 'dashboard');
+  });
+
+  it('shows the machine\'s parameters', async () => {
+    await page.getByRole('link', { name: 'System' }).click();
+    const swappiness = page.locator('[data-param="vm.swappiness"]');
+    await swappiness.waitFor();
+    expect(await swappiness.textContent()).toMatch(/^\d+$/);
+    await shoot(page, 'system');
+  });
+
+  it('toasts a deploy started elsewhere', async () => {
+    await page.getByRole('link', { name: 'Apps' }).click();
+    const res = await upload(slipway.url, await fixtureTgz('hello', { name: 'fromcurl', version: '1.0.0' }), 'fromcurl.tgz');
+    await waitForDeploy(slipway.url, res.body.deploy.id);
+    await expect.poll(() => page.locator('[data-kind=success]').allTextContents(), { timeout: 15_000 }).toContainEqual(expect.stringContaining('fromcurl 1.0.0 deployed'));
+  });
+
+  it('speaks Chinese, goes dark, and fits a phone', async () => {
+    await page.getByLabel('Language').selectOption('zh-CN');
+    await expect.poll(() => page.getByRole('link', { name: '数据统计' }).isVisible()).toBe(true);
+    await page.getByRole('link', { name: '数据统计' }).click();
+    await page.waitForSelector('[data-chart=memory] canvas');
+    await page.waitForSelector('.gauges');
+    await shoot(page, 'dashboard-zh');
+    await page.getByLabel('主题').click();
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { dataset: { theme?: string } } } }).document.documentElement.dataset.theme)).toBe('dark');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.getByRole('link', { name: '应用列表' }).click();
+    await page.locator('tr[data-app=hello]').waitFor();
+    expect(await page.evaluate(() => { const w = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number }; return w.document.documentElement.scrollWidth <= w.innerWidth + 1; })).toBe(true);
+    await shoot(page, 'apps-phone-dark');
+    await page.getByLabel('主题').click();
+    await page.getByLabel('语言').selectOption('en');
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  it('threw no script errors on any page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('serves the API the panel uses with the session cookie only', async () => {
+    expect((await call(slipway.url, 'GET', '/api/apps')).status).toBe(200); // the test's token
+    const res = await fetch(`${slipway.url}/api/apps`);
+    expect(res.status).toBe(401);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * The panel's typed API client: same-origin requests with the session cookie, the CSRF header on
+ * changes, and the API's own error messages surfaced as they are (never "[object Object]").
+ */
+import type { AppDetail, AppSummary } from '@slipway/contracts/app';
+import type { Deploy, DeployEvent } from '@slipway/contracts/deploy';
+import type { LogLine } from '@slipway/contracts/logs';
+import type { AppSettingsPatch } from '@slipway/contracts/settings';
+import type { AuditEntry, TokenInfo, User } from '@slipway/contracts/auth';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrf = '';
+export function setCsrf(token: string): void {
+  csrf = token;
+}
+
+export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const method = init.method ?? 'GET';
+  const headers: Record<string, string> = {};
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrf) headers['x-slipway-csrf'] = csrf;
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, credentials: 'same-origin', body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  } catch {
+    throw new ApiError(0, 'network', 'Slipway did not answer. Is it running?');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    throw new ApiError(res.status, 'bad_answer', `Unexpected answer (${res.status})`);
+  }
+  if (!res.ok) {
+    const error = (data as { error?: { code?: string; message?: string } } | null)?.error;
+    throw new ApiError(res.status, error?.code ?? 'error', error?.message ?? `Request failed (${res.status})`);
+  }
+  return data as T;
+}
+
+/** Uploads with progress (fetch has no upload progress): resolves with the queued deploy. */
+export function uploadArchive(file: File, fields: { app?: string; version?: string }, onProgress: (fraction: number) => void): Promise<Deploy> {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    if (fields.app) form.append('app', fields.app);
+    if (fields.version) form.append('version', fields.version);
+    form.append('archive', file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/deploys');
+    if (csrf) xhr.setRequestHeader('x-slipway-csrf', csrf);
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onerror = () => reject(new ApiError(0, 'network', 'The upload was interrupted'));
+    xhr.onload = () => {
+      let data: { deploy?: Deploy; error?: { code: string; message: string } } = {};
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        // below
+      }
+      if (xhr.status === 202 && data.deploy) resolve(data.deploy);
+      else reject(new ApiError(xhr.status, data.error?.code ?? 'error', data.error?.message ?? `Upload failed (${xhr.status})`));
+    };
+    xhr.send(form);
+  });
+}
+
+export type { AppDetail, AppSummary, Deploy, DeployEvent, LogLine, AuditEntry, TokenInfo, User };
+
+export interface Stats {
+  cpuPercent: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  netRxBytes: number;
+  netTxBytes: number;
+  pids: number;
+}
+export type Point = { ts: string } & Record<string, number>;
+export interface QueueState {
+  counts: Record<'waiting' | 'active' | 'completed' | 'failed' | 'delayed', number>;
+  jobs: Array<{ deployId: string; app: string; version: string; state: string; stage: string; progress: number }>;
+}
+export interface SystemInfo {
+  hostname: string;
+  os: { platform: string; distro: string; release: string; arch: string };
+  kernel: string;
+  uptimeS: number;
+  cpu: { model: string; cores: number; physicalCores: number; speedGHz: number; percent: number | null };
+  load: { load1: number; load5: number; load15: number };
+  memory: { totalBytes: number; usedBytes: number; availableBytes: number };
+  swap: { totalBytes: number; usedBytes: number };
+  disks: Array<{ mount: string; fs: string; type: string; sizeBytes: number; usedBytes: number; usePercent: number }>;
+  network: Array<{ iface: string; ip4: string; ip6: string; mac: string; speedMbps: number | null; up: boolean }>;
+  docker: Record<string, string | number> | null;
+  params: { sysctl: Record<string, string | null>; limits: Record<string, { soft: string; hard: string; unit: string }> };
+}
+
+export const Api = {
+  me: () => api<{ user: { name: string; role: string }; via: string; csrf?: string }>('/api/auth/me'),
+  status: () => api<{ setupRequired: boolean }>('/api/auth/status'),
+  login: (username: string, password: string) => api<{ user: { name: string; role: string }; csrf: string }>('/api/auth/login', { method: 'POST', body: { username, password } }),
+  setup: (token: string, password: string) => api<{ user: { name: string; role: string }; csrf: string }>('/api/auth/setup', { method: 'POST', body: { token, password } }),
+  logout: () => api<void>('/api/auth/logout', { method: 'POST' }),
+  apps: () => api<{ apps: AppSummary[] }>('/api/apps').then((r) => r.apps),
+  app: (name: string) => api<{ app: AppDetail }>(`/api/apps/${encodeURIComponent(name)}`).then((r) => r.app),
+  saveSettings: (name: string, patch: AppSettingsPatch) => api<{ app: AppDetail }>(`/api/apps/${encodeURIComponent(name)}`, { method: 'PUT', body: patch }).then((r) => r.app),
+  rollback: (name: string, version?: string) => api<{ deploy: Deploy }>(`/api/apps/${encodeURIComponent(name)}/rollback`, { method: 'POST', body: version ? { version } : {} }).then((r) => r.deploy),
+  rebuild: (name: string, version: string) => api<{ deploy: Deploy }>(`/api/apps/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/rebuild`, { method: 'POST' }).then((r) => r.deploy),
+  lifecycle: (name: string, action: 'start' | 'stop' | 'restart') => api<{ app?: AppSummary; deploy?: Deploy }>(`/api/apps/${encodeURIComponent(name)}/${action}`, { method: 'POST' }),
+  remove: (name: string) => api<{ deleted: string }>(`/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`, { method: 'DELETE' }),
+  stats: (name: string) => api<{ stats: Stats | null }>(`/api/apps/${encodeURIComponent(name)}/stats`).then((r) => r.stats),
+  statsSeries: (name: string, range = '24h') => api<{ series: Point[] }>(`/api/apps/${encodeURIComponent(name)}/stats/series?range=${range}`).then((r) => r.series),
+  deploys: (app?: string, limit = 50) => api<{ deploys: Deploy[] }>(`/api/deploys?limit=${limit}${app ? `&app=${encodeURIComponent(app)}` : ''}`).then((r) => r.deploys),
+  deploy: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}`).then((r) => r.deploy),
+  retry: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}/retry`, { method: 'POST' }).then((r) => r.deploy),
+  cancel: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}/cancel`, { method: 'POST' }).then((r) => r.deploy),
+  queue: () => api<QueueState>('/api/queue'),
+  system: () => api<{ system: SystemInfo }>('/api/system').then((r) => r.system),
+  hostSeries: (range = '24h', step = '1h') => api<{ series: Point[] }>(`/api/system/metrics?range=${range}&step=${step}`).then((r) => r.series),
+  traffic: (range = '7d', step = '1h') => api<{ series: Array<{ ts: string; app: string; requests: number; errors5xx: number; p50Ms: number; p95Ms: number }> }>(`/api/traffic?range=${range}&step=${step}`).then((r) => r.series),
+  logs: (app: string, params: Record<string, string>) => api<{ lines: LogLine[] }>(`/api/apps/${encodeURIComponent(app)}/logs?${new URLSearchParams(params)}`).then((r) => r.lines),
+};
