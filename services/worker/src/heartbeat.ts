@@ -11,7 +11,8 @@ const INFO_EVERY = 6; // beats
 
 export const DOCKER_INFO_KEY = 'slipway:docker:info';
 
-export function startHeartbeat(ctx: WorkerContext): { id: string; stop: () => Promise<void> } {
+/** Resolves after the first beat, so a worker that says it is ready is already visible to /healthz. */
+export async function startHeartbeat(ctx: WorkerContext): Promise<{ id: string; stop: () => Promise<void> }> {
   const id = `${hostname()}:${process.pid}`;
   let beats = 0;
   const beat = async () => {
@@ -19,7 +20,7 @@ export function startHeartbeat(ctx: WorkerContext): { id: string; stop: () => Pr
     await ctx.redis.hset(keys.workers, id, JSON.stringify({ ts: Date.now(), docker })).catch(() => {});
     if (docker && beats++ % INFO_EVERY === 0) await reportEngine(ctx).catch(() => {});
   };
-  void beat();
+  await beat();
   const timer = setInterval(() => void beat(), EVERY_MS);
   return {
     id,

@@ -65,7 +65,7 @@ const worker = new Worker<DeployJob>(QUEUE_NAME, createProcessor(ctx, { watcher,
 });
 worker.on('error', (err) => log.warn({ err: err.message }, 'worker connection error'));
 webhooks.start(createRedis(redisUrl, 'blocking', 'slipway-webhooks'));
-const heartbeat = startHeartbeat(ctx);
+const heartbeat = await startHeartbeat(ctx);
 log.info({ concurrency: settings.concurrency, heartbeat: heartbeat.id }, 'worker ready');
 process.send?.({ type: 'ready', service: 'worker' });
 
