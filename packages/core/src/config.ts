@@ -53,7 +53,8 @@ const SETTINGS = {
   SLIPWAY_WEBHOOK_URLS: [urlList, '', 'global deploy webhooks'],
   SLIPWAY_WEBHOOK_SECRET: [z.string().optional(), undefined, 'HMAC-SHA256 key of webhooks'],
   SLIPWAY_ORCHESTRATOR: [z.enum(['docker', 'swarm']), 'docker', 'docker or swarm'],
-  SLIPWAY_REGISTRY: [z.string().min(1).optional(), undefined, 'registry swarm nodes pull from'],
+  SLIPWAY_REGISTRY: [z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'a registry address like registry.example.com:5000').optional(), undefined, 'registry swarm nodes pull from'],
+  SLIPWAY_SWARM_PUBLISH_MODE: [z.enum(['ingress', 'host']), 'ingress', 'how swarm services publish ports: ingress (routing mesh) or host (the node\'s own port)'],
   SLIPWAY_BASE_IMAGE: [z.string().min(1), 'node:20-slim', 'base image of the Node template'],
   SLIPWAY_LOG_LEVEL: [z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'Slipway\'s own log level'],
 } as const;
@@ -89,6 +90,7 @@ export interface Settings {
   webhookSecret: string | undefined;
   orchestrator: 'docker' | 'swarm';
   registry: string | undefined;
+  swarmPublishMode: 'ingress' | 'host';
   baseImage: string;
   logLevel: string;
   /**
@@ -148,6 +150,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     webhookSecret: r.SLIPWAY_WEBHOOK_SECRET,
     orchestrator: r.SLIPWAY_ORCHESTRATOR,
     registry: r.SLIPWAY_REGISTRY,
+    swarmPublishMode: r.SLIPWAY_SWARM_PUBLISH_MODE,
     baseImage: r.SLIPWAY_BASE_IMAGE,
     logLevel: r.SLIPWAY_LOG_LEVEL,
     instance: createHash('sha256').update(`${path.resolve(r.SLIPWAY_DATA_DIR)}|${r.SLIPWAY_IMAGE_PREFIX}`).digest('hex').slice(0, 12),

@@ -16,6 +16,7 @@ import { waitHealthy } from './stages/health';
 import { start, type Candidate } from './stages/start';
 import { switchTo, type Live } from './stages/switch';
 import { unpack } from './stages/unpack';
+import { publishImage, runOnSwarm } from './swarm';
 
 type Target = { app: string; version: string; deployId: string };
 
@@ -43,6 +44,10 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
     },
   );
   report.log(`Built ${built.image} (${built.imageId.replace(/^sha256:/, '').slice(0, 12)})`);
+  if (settings.orchestrator === 'swarm') {
+    await publishImage(ctx, job, report);
+    return runOnSwarm(ctx, job, report);
+  }
   return runCandidate(ctx, job, report);
 }
 
@@ -53,7 +58,7 @@ export async function rerun(ctx: WorkerContext, job: Target, report: Reporter): 
     throw new PipelineError('image_pruned', `The image of ${job.app} ${job.version} is gone; build it again with POST /api/apps/${job.app}/versions/${job.version}/rebuild`);
   }
   report.log(`Re-running ${image} (no rebuild)`);
-  return runCandidate(ctx, job, report);
+  return ctx.settings.orchestrator === 'swarm' ? runOnSwarm(ctx, job, report) : runCandidate(ctx, job, report);
 }
 
 /** start → health → switch. */

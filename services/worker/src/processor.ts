@@ -148,6 +148,8 @@ async function finish(ctx: WorkerContext, services: Services, job: PipelineJob, 
  * or by the failed attempt. Proven ours by the deploy label.
  */
 async function clearInterrupted(ctx: WorkerContext, job: PipelineJob): Promise<void> {
+  // Swarm owns its tasks' containers: it replaces or rolls them back itself.
+  if (ctx.settings.orchestrator === 'swarm') return;
   const current = await ctx.store.getAppRecord(job.app);
   const mine = await ctx.engine.listContainers({ [LABEL.deploy]: job.deployId });
   for (const container of mine) {

@@ -14,6 +14,7 @@ import type { WorkerContext } from './context';
 import { LABEL } from './docker/labels';
 import type { ContainerInfo } from './docker/engine';
 import { leaveLine } from './ordering';
+import { reconcileSwarm } from './swarm';
 
 /** A deploy younger than this may be between "recorded" and "queued" by the API: leave it alone. */
 const GRACE_MS = 60_000;
@@ -39,6 +40,12 @@ export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Pr
     report.failedDeploys.push(deploy.id);
   }
 
+  if (ctx.settings.orchestrator === 'swarm') {
+    // Swarm owns the containers; the services are what runs.
+    report.adoptedApps.push(...(await reconcileSwarm(ctx)));
+    await removeStaleStaging(ctx, active);
+    return report;
+  }
   const containers = await ctx.engine.listContainers({ [LABEL.managed]: true });
   const byApp = new Map<string, ContainerInfo[]>();
   for (const c of containers) {

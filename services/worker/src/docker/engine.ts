@@ -384,6 +384,79 @@ export class Engine {
     }
   }
 
+  // ---- Swarm mode (SLIPWAY_ORCHESTRATOR=swarm) ----
+
+  /** A service of this installation, or null. */
+  async service(name: string): Promise<ServiceInfo | null> {
+    try {
+      const info = (await this.docker.getService(name).inspect()) as RawService;
+      if (this.instance && info.Spec.Labels?.[LABEL.instance] !== this.instance) return null;
+      return serviceInfo(info);
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw engineError('inspect service', err);
+    }
+  }
+
+  async services(): Promise<ServiceInfo[]> {
+    const list = (await this.call('list services', () => this.docker.listServices({ filters: { label: this.scoped([LABEL.managed]) } }))) as unknown as RawService[];
+    return list.map(serviceInfo);
+  }
+
+  /** Creates the service, or updates it to `spec` (at the version it was read at). */
+  async upsertService(spec: Record<string, unknown>, existing: ServiceInfo | null): Promise<void> {
+    if (existing) {
+      await this.call('update service', () => this.docker.getService(existing.id).update({ ...spec, version: existing.version }));
+    } else {
+      await this.call('create service', () => this.docker.createService(spec as Docker.CreateServiceOptions));
+    }
+  }
+
+  async removeService(id: string): Promise<void> {
+    try {
+      await this.docker.getService(id).remove();
+    } catch (err) {
+      if (statusOf(err) !== 404) throw engineError('remove service', err);
+    }
+  }
+
+  async tasks(service: string): Promise<TaskInfo[]> {
+    const list = (await this.call('list tasks', () => this.docker.listTasks({ filters: { service: [service] } }))) as RawTask[];
+    return list.map((t) => ({
+      id: t.ID,
+      desired: t.DesiredState,
+      state: t.Status?.State ?? '',
+      error: t.Status?.Err ?? '',
+      containerId: t.Status?.ContainerStatus?.ContainerID ?? '',
+      deployId: t.Spec?.ContainerSpec?.Labels?.[LABEL.deploy] ?? '',
+      createdAt: t.CreatedAt ?? '',
+    }));
+  }
+
+  async health(containerId: string): Promise<string | null> {
+    try {
+      const info = await this.docker.getContainer(containerId).inspect();
+      return info.State.Health?.Status ?? (info.State.Running ? 'running' : info.State.Status);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Tags `image` as `target` and pushes it (to SLIPWAY_REGISTRY), failing on the push's error lines. */
+  async push(image: string, target: string): Promise<void> {
+    const [repo, tag] = splitRef(target);
+    await this.call('tag image', () => this.docker.getImage(image).tag({ repo, tag }));
+    const stream = (await this.call('push image', () => this.docker.getImage(target).push({ tag }))) as NodeJS.ReadableStream;
+    const parser = new BuildOutputParser();
+    const errors: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (c: Buffer) => parser.push(c).forEach((m) => m.kind === 'error' && errors.push(m.text)));
+      stream.on('end', () => resolve());
+      stream.on('error', reject);
+    });
+    if (errors.length) throw new EngineError(`Docker could not push ${target}: ${errors.join('; ')}`);
+  }
+
   /** Images Slipway built for an app (by label), newest first. */
   async listImages(app?: string): Promise<Array<{ id: string; tags: string[]; labels: Record<string, string>; created: number }>> {
     const label = this.scoped(app ? [`${LABEL.app}=${app}`] : [LABEL.app]);
@@ -400,6 +473,70 @@ export class Engine {
       throw engineError(what, err);
     }
   }
+}
+
+export interface ServiceInfo {
+  id: string;
+  name: string;
+  version: number;
+  labels: Record<string, string>;
+  image: string;
+  replicas: number;
+  publishedPort: number | null;
+  updateState: string | null;
+  updateMessage: string;
+  spec: Record<string, unknown>;
+}
+
+export interface TaskInfo {
+  id: string;
+  desired: string;
+  state: string;
+  error: string;
+  containerId: string;
+  deployId: string;
+  createdAt: string;
+}
+
+interface RawService {
+  ID: string;
+  Version: { Index: number };
+  Spec: {
+    Name: string;
+    Labels?: Record<string, string>;
+    TaskTemplate?: { ContainerSpec?: { Image?: string } };
+    Mode?: { Replicated?: { Replicas?: number } };
+    EndpointSpec?: { Ports?: Array<{ PublishedPort?: number }> };
+  } & Record<string, unknown>;
+  UpdateStatus?: { State?: string; Message?: string };
+}
+
+interface RawTask {
+  ID: string;
+  DesiredState: string;
+  CreatedAt?: string;
+  Status?: { State?: string; Err?: string; ContainerStatus?: { ContainerID?: string } };
+  Spec?: { ContainerSpec?: { Labels?: Record<string, string> } };
+}
+
+function serviceInfo(s: RawService): ServiceInfo {
+  return {
+    id: s.ID,
+    name: s.Spec.Name,
+    version: s.Version.Index,
+    labels: s.Spec.Labels ?? {},
+    image: s.Spec.TaskTemplate?.ContainerSpec?.Image ?? '',
+    replicas: s.Spec.Mode?.Replicated?.Replicas ?? 0,
+    publishedPort: s.Spec.EndpointSpec?.Ports?.[0]?.PublishedPort ?? null,
+    updateState: s.UpdateStatus?.State ?? null,
+    updateMessage: s.UpdateStatus?.Message ?? '',
+    spec: s.Spec,
+  };
+}
+
+function splitRef(ref: string): [string, string] {
+  const at = ref.lastIndexOf(':');
+  return at > ref.lastIndexOf('/') ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, 'latest'];
 }
 
 export function statusOf(err: unknown): number | undefined {

@@ -66,7 +66,8 @@ export class Sampler {
         const app = c.labels[LABEL.app];
         if (!app) return;
         const record = await this.ctx.store.getAppRecord(app);
-        if (record.containerId !== c.id) return;
+        // The current version's container (in swarm mode, its task's, whichever node this worker is on).
+        if (record.containerId !== c.id && !(this.ctx.settings.orchestrator === 'swarm' && c.labels[LABEL.version] === record.current)) return;
         const stats = await this.ctx.engine.stats(c.id);
         if (!stats) return;
         const s = stats as unknown as DockerStats;
