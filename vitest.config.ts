@@ -12,7 +12,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/security/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/security/**/*.test.ts', 'test/faults/**/*.test.ts'],
           // Each file starts its own Slipway, Redis and app containers: one file at a time on 2 cores.
           fileParallelism: false,
           testTimeout: 180_000,

@@ -6,7 +6,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redi
 import Docker from 'dockerode';
 import getPort from 'get-port';
 import { loadSettings } from '@slipway/core/config';
-import { tokens } from './api';
+import { tokens, viaGateway } from './api';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const docker = new Docker();
@@ -25,6 +26,7 @@ export interface Slipway {
   redisUrl: string;
   prefix: string;
   logFile: string;
+  /** The testcontainers Redis, unless the test brought its own (`redisUrl`). */
   redis: StartedRedisContainer;
   api: ChildProcess;
   worker: ChildProcess;
@@ -40,6 +42,7 @@ export interface Slipway {
   /** Kills the worker (SIGKILL by default) and waits for it to be gone. */
   killWorker(signal?: NodeJS.Signals): Promise<void>;
   startWorker(): Promise<void>;
+  restartGateway(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,14 +50,16 @@ export async function startRedis(): Promise<StartedRedisContainer> {
   return new RedisContainer('redis:7-alpine').withCommand(['redis-server', '--protected-mode', 'no']).start();
 }
 
-export async function startSlipway(opts: { env?: Record<string, string>; redis?: StartedRedisContainer } = {}): Promise<Slipway> {
-  const redis = opts.redis ?? (await startRedis());
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'slipway-test-'));
+export async function startSlipway(
+  opts: { env?: Record<string, string>; redis?: StartedRedisContainer; redisUrl?: string; dataDir?: string } = {},
+): Promise<Slipway> {
+  const redis = opts.redis ?? (opts.redisUrl ? (null as unknown as StartedRedisContainer) : await startRedis());
+  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'slipway-test-')));
   const port = await getPort();
   const gatewayPort = await getPort();
   const prefix = `slipwaytest${randomBytes(3).toString('hex')}/`;
   const token = `slw_test${randomBytes(24).toString('base64url')}`;
-  const redisUrl = `redis://${redis.getHost()}:${redis.getPort()}`;
+  const redisUrl = opts.redisUrl ?? `redis://${redis.getHost()}:${redis.getPort()}`;
   const logFile = path.join(dataDir, 'slipway.log');
   const log = createWriteStream(logFile, { flags: 'a' });
   const env: Record<string, string> = {
@@ -114,6 +119,14 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
       slipway.worker = spawn('worker');
       await ready(slipway.worker, 'worker');
     },
+    async restartGateway() {
+      await new Promise<void>((resolve) => {
+        slipway.gateway.once('exit', () => resolve());
+        slipway.gateway.kill('SIGTERM');
+      });
+      slipway.gateway = spawn('gateway');
+      await ready(slipway.gateway, 'gateway');
+    },
     async stop() {
       for (const child of [slipway.api, slipway.worker, slipway.gateway]) {
         if (child.exitCode === null && child.signalCode === null) {
@@ -128,9 +141,9 @@ export async function startSlipway(opts: { env?: Record<string, string>; redis?:
         }
       }
       await removeOwned(prefix);
-      if (!opts.redis) await redis.stop();
+      if (!opts.redis && !opts.redisUrl) await redis.stop();
       log.end();
-      if (!process.env.SLIPWAY_TEST_KEEP) await rm(dataDir, { recursive: true, force: true });
+      if (!process.env.SLIPWAY_TEST_KEEP && !opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
   await Promise.all([ready(slipway.api, 'api'), ready(slipway.worker, 'worker'), ready(slipway.gateway, 'gateway')]);
@@ -152,11 +165,47 @@ export async function removeOwned(prefix: string): Promise<void> {
   }
 }
 
-export async function containersOf(prefix: string): Promise<Array<{ name: string; state: string; labels: Record<string, string> }>> {
+export async function containersOf(prefix: string): Promise<Array<{ id: string; name: string; state: string; labels: Record<string, string> }>> {
   const list = await docker.listContainers({ all: true, filters: { label: ['io.slipway.app'] } });
   return list
     .filter((c) => c.Image.startsWith(prefix))
-    .map((c) => ({ name: (c.Names[0] ?? '').slice(1), state: c.State, labels: c.Labels }));
+    .map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').slice(1), state: c.State, labels: c.Labels }));
+}
+
+/** Open descriptors and resident memory of a process, from /proc. */
+export async function processUsage(pid: number): Promise<{ fds: number; rssMiB: number }> {
+  const [fds, status] = await Promise.all([readdir(`/proc/${pid}/fd`), readFile(`/proc/${pid}/status`, 'utf8')]);
+  return { fds: fds.length, rssMiB: Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024) };
+}
+
+/** Requests the app every `everyMs` through the gateway and counts what did not answer 200. */
+export function prober(gatewayUrl: string, host: string, everyMs = 100) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  const failures: string[] = [];
+  const answers = new Map<string, number>();
+  let sent = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      sent++;
+      try {
+        const res = await viaGateway(gatewayUrl, host, '/', agent);
+        if (res.status !== 200) failures.push(`${new Date().toISOString()} ${res.status}`);
+        else answers.set(res.text.trim(), (answers.get(res.text.trim()) ?? 0) + 1);
+      } catch (err) {
+        failures.push(`${new Date().toISOString()} ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      agent.destroy();
+      return { sent, failures, answers };
+    },
+  };
 }
 
 export async function imageExists(ref: string): Promise<boolean> {

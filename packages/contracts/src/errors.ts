@@ -38,6 +38,7 @@ export const ERROR_CODES = [
   'interrupted',
   'cancelled',
   'engine_error',
+  'disk_full',
   // service
   'redis_unavailable',
   'docker_unavailable',

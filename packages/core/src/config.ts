@@ -56,6 +56,8 @@ const SETTINGS = {
   SLIPWAY_REGISTRY: [z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'a registry address like registry.example.com:5000').optional(), undefined, 'registry swarm nodes pull from'],
   SLIPWAY_SWARM_PUBLISH_MODE: [z.enum(['ingress', 'host']), 'ingress', 'how swarm services publish ports: ingress (routing mesh) or host (the node\'s own port)'],
   SLIPWAY_BASE_IMAGE: [z.string().min(1), 'node:20-slim', 'base image of the Node template'],
+  SLIPWAY_SSE_MAX_TOTAL: [int(1, 1_000_000), '2000', 'event streams (SSE) open at once'],
+  SLIPWAY_SSE_MAX_PER_CLIENT: [int(1, 1_000_000), '200', 'event streams open at once per client address'],
   SLIPWAY_LOG_LEVEL: [z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'Slipway\'s own log level'],
 } as const;
 
@@ -93,6 +95,8 @@ export interface Settings {
   swarmPublishMode: 'ingress' | 'host';
   baseImage: string;
   logLevel: string;
+  sseMaxTotal: number;
+  sseMaxPerClient: number;
   /**
    * Which Slipway installation owns a container or image (label io.slipway.instance): derived from the data
    * dir and image prefix, so two installations (or test runs) sharing one engine never touch each other's.
@@ -153,6 +157,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     swarmPublishMode: r.SLIPWAY_SWARM_PUBLISH_MODE,
     baseImage: r.SLIPWAY_BASE_IMAGE,
     logLevel: r.SLIPWAY_LOG_LEVEL,
+    sseMaxTotal: r.SLIPWAY_SSE_MAX_TOTAL,
+    sseMaxPerClient: r.SLIPWAY_SSE_MAX_PER_CLIENT,
     instance: createHash('sha256').update(`${path.resolve(r.SLIPWAY_DATA_DIR)}|${r.SLIPWAY_IMAGE_PREFIX}`).digest('hex').slice(0, 12),
   });
 }

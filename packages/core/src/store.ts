@@ -57,6 +57,13 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1
 `;
 
+/** A deploy record that existed is gone: Redis was emptied or replaced under a running deploy. */
+export class RecordLostError extends Error {
+  constructor(readonly deployId: string) {
+    super(`deploy ${deployId} vanished from Redis`);
+  }
+}
+
 export class Store {
   constructor(readonly redis: Redis) {}
 
@@ -84,13 +91,15 @@ export class Store {
       if (value === undefined) del.push(field);
       else set[field] = typeof value === 'string' ? value : JSON.stringify(value);
     }
+    // HSET on a missing key would create a partial record; a lost record must stay lost and be reported.
+    if (!(await this.redis.exists(keys.deploy(id)))) throw new RecordLostError(id);
     const tx = this.redis.multi();
     if (Object.keys(set).length) tx.hset(keys.deploy(id), set);
     if (del.length) tx.hdel(keys.deploy(id), ...del);
     tx.hgetall(keys.deploy(id));
     const results = await tx.exec();
     const hash = results?.at(-1)?.[1] as Record<string, string> | undefined;
-    if (!hash || !Object.keys(hash).length) throw new Error(`deploy ${id} vanished`);
+    if (!hash || !Object.keys(hash).length) throw new RecordLostError(id);
     return decode(hash);
   }
 

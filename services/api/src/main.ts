@@ -29,7 +29,7 @@ const accounts = new Accounts(redis, settings.adminToken);
 await waitReady(redis, 30_000);
 const { printed } = await bootstrapAdmin(redis, accounts, settings.adminToken);
 if (printed) printToken(printed);
-const app = createApp({ settings, redis, store: new Store(redis), queue, hub, sse: new SseHub(), accounts, log });
+const app = createApp({ settings, redis, store: new Store(redis), queue, hub, sse: new SseHub({ total: settings.sseMaxTotal, perClient: settings.sseMaxPerClient, heartbeatMs: 15_000 }), accounts, log });
 const server = createServer(app.callback());
 // Uploads of hundreds of MiB on slow links: no overall request timeout, but idle sockets still close.
 server.requestTimeout = 0;

@@ -12,6 +12,7 @@ import { dataPaths } from '@slipway/core/config';
 import { countOutcome } from '@slipway/core/counters';
 import { appendEvents } from '@slipway/core/events';
 import { notify } from '@slipway/core/notify';
+import { RecordLostError } from '@slipway/core/store';
 import type { WorkerContext } from './context';
 import { deploy, imageOf, rerun } from './deploy';
 import { EngineError } from './docker/engine';
@@ -121,6 +122,10 @@ async function succeed(ctx: WorkerContext, services: Services, job: PipelineJob,
 }
 
 async function fail(ctx: WorkerContext, services: Services, job: PipelineJob, failure: PipelineError, report: Reporter): Promise<void> {
+  // Records lost mid-deploy (Redis emptied): the deploy is written again, as failed, so it is not silently gone.
+  if (!(await ctx.store.getDeploy(job.deployId))) {
+    await ctx.store.createDeploy({ id: job.deployId, app: job.app, version: job.version, kind: job.kind, status: 'failed', stage: 'queued', progress: 0, image: imageOf(ctx, job), createdAt: new Date().toISOString() });
+  }
   const deploy = await ctx.store.updateDeploy(job.deployId, {
     status: 'failed',
     finishedAt: new Date().toISOString(),
@@ -170,7 +175,10 @@ export function asPipelineError(err: unknown): PipelineError {
   if (err instanceof PipelineError) return err;
   if (err instanceof EngineError) return new PipelineError('engine_error', err.message, true);
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC') return new PipelineError('engine_error', 'No space left on the data disk', false);
+  if (code === 'ENOSPC') return new PipelineError('disk_full', 'No space left on the data disk; free some space and deploy again');
+  if (err instanceof RecordLostError) {
+    return new PipelineError('interrupted', "Slipway's records of this deploy were lost (Redis was emptied) while it ran");
+  }
   if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET') {
     return new PipelineError('engine_error', `Docker engine unreachable: ${(err as Error).message}`, true);
   }

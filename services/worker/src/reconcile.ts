@@ -13,6 +13,7 @@ import { appendEvents } from '@slipway/core/events';
 import type { WorkerContext } from './context';
 import { LABEL } from './docker/labels';
 import type { ContainerInfo } from './docker/engine';
+import { announceRoute } from '@slipway/core/routes';
 import { leaveLine } from './ordering';
 import { reconcileSwarm } from './swarm';
 
@@ -89,8 +90,11 @@ export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Pr
         });
       }
       report.adoptedApps.push(app);
+      // The gateways learn it now rather than at their next full reload.
+      await announceRoute(ctx.redis, { app, version, port: port ?? null, previousPort: null }, 0);
     } else if (record.current) {
       await ctx.store.setAppRecord(app, { current: undefined, port: undefined, containerId: undefined });
+      await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: null }, 0);
     }
   }
 

@@ -110,6 +110,8 @@ function multerError(err: unknown, maxMb: number): unknown {
     return new AppError(400, 'bad_request', `Malformed multipart upload: ${message}`);
   }
   switch (code) {
+    case 'ENOSPC':
+      return new AppError(507, 'disk_full', 'The data disk is full: nothing was stored. Free some space (old archives, logs) and upload again');
     case 'LIMIT_FILE_SIZE':
       return new AppError(413, 'payload_too_large', `The archive is larger than the ${maxMb} MiB limit (SLIPWAY_MAX_UPLOAD_MB)`);
     case 'LIMIT_UNEXPECTED_FILE':

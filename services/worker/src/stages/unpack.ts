@@ -214,7 +214,7 @@ function asArchiveError(err: unknown): PipelineError {
   if (err instanceof PipelineError) return err;
   const message = (err as Error).message ?? String(err);
   const code = (err as { code?: string }).code;
-  if (code === 'ENOSPC') return new PipelineError('engine_error', 'No space left on the data disk while unpacking', false);
+  if (code === 'ENOSPC') return new PipelineError('disk_full', 'No space left on the data disk while unpacking; free some space (old archives, logs) and deploy again');
   if (code === 'ENAMETOOLONG') return new PipelineError('unsafe_archive', 'Refused: an entry name is longer than the file system allows');
   if (/not a valid (path|symlink|hardlink)/.test(message)) return new PipelineError('unsafe_archive', `Refused: ${message.replace(/^.*?\/\.unpack-[^/]+\/?/, '')}`);
   if (/unsupported type/.test(message)) return new PipelineError('unsafe_archive', `Refused: ${message}`);
