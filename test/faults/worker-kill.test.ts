@@ -8,28 +8,11 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deploy } from '@slipway/contracts/deploy';
-import { call, upload, waitForDeploy } from '../helpers/api';
-import { fixtureEntries, tarOf, type Entry } from '../helpers/archives';
+import { call, upload, waitForDeploy, waitForStage } from '../helpers/api';
+import { steadyApp as app } from '../helpers/archives';
 import { containersOf, prober, startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
-
-/** The `slowstop` app as `version`, with extra files and a start delay. */
-async function app(version: string, opts: { startDelayMs?: number; blobMiB?: number; buildSleepS?: number } = {}): Promise<Buffer> {
-  const entries: Entry[] = await fixtureEntries('slowstop', { version });
-  if (opts.startDelayMs) {
-    const pkg = entries.find((e) => e.name === 'package.json')!;
-    pkg.content = JSON.stringify({ name: 'steady', version, scripts: { start: `START_DELAY_MS=${opts.startDelayMs} node server.js` } });
-  }
-  for (let i = 0; i < (opts.blobMiB ?? 0); i++) entries.push({ name: `blob/${i}.bin`, content: Buffer.alloc(1024 * 1024, i) });
-  if (opts.blobMiB) entries.push({ name: '.dockerignore', content: 'blob\n' });
-  if (opts.buildSleepS) entries.push({ name: 'Makefile', content: `build:\n\tsleep ${opts.buildSleepS}\nstart:\n\tnode server.js\n` });
-  return tarOf(entries);
-}
-
-async function stageOf(id: string): Promise<string> {
-  return (await call<{ deploy: Deploy }>(slipway.url, 'GET', `/api/deploys/${id}`)).body.deploy.stage;
-}
 
 /** Uploads `archive`, kills the worker when the deploy reaches `stage`, restarts it, and checks the aftermath. */
 async function killDuring(stage: string, version: string, archive: Buffer) {
@@ -37,8 +20,7 @@ async function killDuring(stage: string, version: string, archive: Buffer) {
   const res = await upload(slipway.url, archive, 'steady.tgz');
   expect(res.status).toBe(202);
   const id = res.body.deploy.id;
-  for (let i = 0; i < 3000 && (await stageOf(id)) !== stage; i++) await new Promise((r) => setTimeout(r, 20));
-  expect(await stageOf(id)).toBe(stage);
+  expect(await waitForStage(slipway.url, id, stage)).toBe(stage);
   await slipway.killWorker('SIGKILL');
   await new Promise((r) => setTimeout(r, 500));
   await slipway.startWorker();

@@ -43,10 +43,25 @@ export async function upload(
 export async function waitForDeploy(base: string, id: string, timeoutMs = 170_000): Promise<Deploy> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { body } = await call<{ deploy: Deploy }>(base, 'GET', `/api/deploys/${id}`);
+    const { status, body } = await call<{ deploy: Deploy }>(base, 'GET', `/api/deploys/${id}`);
+    // 503 while Redis is away (fault tests): the deploy is still going, ask again.
+    if (status === 503 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
     if (body.deploy.status === 'succeeded' || body.deploy.status === 'failed') return body.deploy;
     if (Date.now() > deadline) throw new Error(`deploy ${id} still ${body.deploy.status} at ${body.deploy.stage}`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Waits until deploy `id` reaches `stage` (polling every 20 ms, so short stages are seen); returns the stage it is at. */
+export async function waitForStage(base: string, id: string, stage: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await call<{ deploy: Deploy }>(base, 'GET', `/api/deploys/${id}`);
+    if (body.deploy.stage === stage || Date.now() > deadline) return body.deploy.stage;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

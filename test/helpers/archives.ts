@@ -82,3 +82,22 @@ export async function fixtureEntries(app: string, overrides: { name?: string; ve
 export async function fixtureTgz(app: string, overrides: { name?: string; version?: string } = {}): Promise<Buffer> {
   return tarOf(await fixtureEntries(app, overrides, app));
 }
+
+/**
+ * The `slowstop` app (named `steady`) as `version`, shaped for fault tests: a start delay to catch the
+ * health check, megabytes of extra files to catch the unpack, a build step that sleeps to catch the build.
+ */
+export async function steadyApp(
+  version: string,
+  opts: { startDelayMs?: number; blobMiB?: number; buildSleepS?: number; name?: string } = {},
+): Promise<Buffer> {
+  const entries: Entry[] = await fixtureEntries('slowstop', { version, ...(opts.name ? { name: opts.name } : {}) });
+  if (opts.startDelayMs) {
+    const pkg = entries.find((e) => e.name === 'package.json')!;
+    pkg.content = JSON.stringify({ name: opts.name ?? 'steady', version, scripts: { start: `START_DELAY_MS=${opts.startDelayMs} node server.js` } });
+  }
+  for (let i = 0; i < (opts.blobMiB ?? 0); i++) entries.push({ name: `blob/${i}.bin`, content: Buffer.alloc(1024 * 1024, i) });
+  if (opts.blobMiB) entries.push({ name: '.dockerignore', content: 'blob\n' });
+  if (opts.buildSleepS) entries.push({ name: 'Makefile', content: `build:\n\tsleep ${opts.buildSleepS}\nstart:\n\tnode server.js\n` });
+  return tarOf(entries);
+}
