@@ -6,13 +6,15 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'ui/test/**/*.test.ts'],
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/security/**/*.test.ts', 'test/faults/**/*.test.ts'],
+          sequence: { groupOrder: 0 },
+          include: ['test/integration/**/*.test.ts', 'test/security/**/*.test.ts'],
           // Each file starts its own Slipway, Redis and app containers: one file at a time on 2 cores.
           fileParallelism: false,
           testTimeout: 180_000,
@@ -22,7 +24,20 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          // They restart dockerd and load the machine: alone, after everything else.
+          sequence: { groupOrder: 1 },
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          env: { TESTCONTAINERS_RYUK_DISABLED: 'true', TESTCONTAINERS_HOST_OVERRIDE: 'localhost' },
+        },
+      },
+      {
+        test: {
           name: 'e2e',
+          sequence: { groupOrder: 0 },
           include: ['test/e2e/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 180_000,

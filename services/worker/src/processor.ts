@@ -29,6 +29,8 @@ import type { Webhooks } from './webhooks';
 /** How long a job waiting for its app's turn sleeps before asking again. */
 const TURN_RETRY_MS = 500;
 
+const ENGINE_RETURN_MS = 60_000;
+
 type PipelineJob = Extract<DeployJob, { kind: 'deploy' | 'rollback' | 'restart' }>;
 
 export interface Services {
@@ -95,6 +97,8 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
       ctx.log.warn({ deployId: data.deployId, err: failure.message }, 'deploy attempt failed; retrying');
       await appendEvents(ctx.redis, data.deployId, [{ type: 'log', stage: report.stage, line: `Attempt failed, retrying: ${failure.message}` }]);
       await ctx.store.updateDeploy(data.deployId, { status: 'queued', stage: 'queued' });
+      // An engine that went away (restarting) gets time to come back, so the retry can find it.
+      if (failure.code === 'engine_error') await waitForEngine(ctx, ENGINE_RETURN_MS);
       throw failure;
     }
     await fail(ctx, services, data, failure, report);
@@ -183,4 +187,9 @@ export function asPipelineError(err: unknown): PipelineError {
     return new PipelineError('engine_error', `Docker engine unreachable: ${(err as Error).message}`, true);
   }
   return new PipelineError('internal', `Unexpected error: ${(err as Error).message ?? String(err)}`, true);
+}
+
+async function waitForEngine(ctx: WorkerContext, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !(await ctx.engine.ping(1000))) await new Promise((r) => setTimeout(r, 1000));
 }

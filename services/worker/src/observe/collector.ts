@@ -1,8 +1,10 @@
 /**
  * Log collection: one follow-stream per Slipway container (never one per viewer), reattached when the
- * container or Slipway restarts. Each line is kept in history (LogWriter) and published on the app's
- * Redis channel for live viewers. A cursor per container (last line's time and how many lines had it)
- * makes a reattach neither lose nor repeat lines: Docker replays from `since`, the cursor drops the rest.
+ * container, the engine or Slipway restarts. Each line is kept in history (LogWriter) and published on the
+ * app's Redis channel for live viewers. A cursor per container and stream (last line's time and how many
+ * lines had it) makes a reattach neither lose nor repeat lines: Docker replays from `since`, the cursors
+ * drop the rest. Per stream, because Docker stamps stdout and stderr separately: only within one stream
+ * are the times in order.
  */
 import type { Readable } from 'node:stream';
 import type { LogLine } from '@slipway/contracts/logs';
@@ -16,17 +18,24 @@ const FLUSH_MS = 50;
 const FLUSH_LINES = 2000;
 const CURSORS = 'slipway:logcursors';
 
+type Stream = 'stdout' | 'stderr';
+type Filters = Record<Stream, CursorFilter>;
+/** What is saved per container: each stream's cursor. */
+type Position = Record<Stream, Cursor | null>;
+
 interface Attached {
   app: string;
   version: string;
-  filter: CursorFilter;
+  filters: Filters;
   stop: () => void;
 }
 
 export class LogCollector {
   private readonly attached = new Map<string, Attached>();
   private pending = new Map<string, LogLine[]>();
-  private readonly dirtyCursors = new Set<string>();
+  private readonly dirtyCursors = new Map<string, Filters>();
+  /** Where the streams that ended in this process stopped: ahead of Redis until the next flush has run. */
+  private readonly ended = new Map<string, Filters>();
   private timer: NodeJS.Timeout | null = null;
   private events: { stop: () => void } | null = null;
   private stopped = false;
@@ -72,18 +81,21 @@ export class LogCollector {
     const version = info?.labels[LABEL.version];
     if (!info || !app || !version || info.labels[LABEL.managed] !== 'true') return;
 
-    const saved = await this.ctx.redis.hget(CURSORS, id);
-    const cursor = saved ? (JSON.parse(saved) as Cursor) : null;
-    const entry: Attached = { app, version, filter: new CursorFilter(cursor), stop: () => {} };
+    const known = this.ended.get(id);
+    const position = known ? positionOf(known) : parsePosition(await this.ctx.redis.hget(CURSORS, id));
+    const filters = { stdout: new CursorFilter(position.stdout), stderr: new CursorFilter(position.stderr) };
+    const entry: Attached = { app, version, filters, stop: () => {} };
     this.attached.set(id, entry);
     try {
-      // `since` is inclusive at second resolution: the cursor filter drops what was already kept.
-      const since = cursor ? String(Math.floor(Date.parse(cursor.ts) / 1000)) : undefined;
+      // `since` is inclusive at second resolution: the cursor filters drop what was already kept.
+      const times = [position.stdout?.ts, position.stderr?.ts].filter((t): t is string => !!t).sort();
+      const since = times.length ? String(Math.floor(Date.parse(times[0]!) / 1000)) : undefined;
       const { stdout, stderr, stop } = await this.ctx.engine.followLogs(id, since);
       entry.stop = stop;
       let open = 2;
       const ended = () => {
         if (--open > 0) return;
+        this.ended.set(id, entry.filters);
         this.attached.delete(id);
         this.files.detach(id);
         void this.reattachIfRunning(id);
@@ -97,13 +109,13 @@ export class LogCollector {
     }
   }
 
-  private read(id: string, entry: Attached, stream: Readable, name: 'stdout' | 'stderr', ended: () => void): void {
+  private read(id: string, entry: Attached, stream: Readable, name: Stream, ended: () => void): void {
     const lines = new TimestampedLines();
     const take = (raw: ReturnType<TimestampedLines['push']>) => {
       for (const line of raw) {
-        if (!entry.filter.accept(line)) continue;
+        if (!entry.filters[name].accept(line)) continue;
         this.add({ ts: line.ts, app: entry.app, version: entry.version, stream: name, text: line.text });
-        this.dirtyCursors.add(id);
+        this.dirtyCursors.set(id, entry.filters);
       }
     };
     stream.on('data', (chunk: Buffer) => take(lines.push(chunk)));
@@ -134,10 +146,7 @@ export class LogCollector {
     const batches = this.pending;
     this.pending = new Map();
     const cursors: Record<string, string> = {};
-    for (const id of this.dirtyCursors) {
-      const position = this.attached.get(id)?.filter.position;
-      if (position) cursors[id] = JSON.stringify(position);
-    }
+    for (const [id, filters] of this.dirtyCursors) cursors[id] = JSON.stringify(positionOf(filters));
     this.dirtyCursors.clear();
     for (const [app, lines] of batches) {
       await this.writer.append(app, lines).catch((err: Error) => this.ctx.log.warn({ app, err: err.message }, 'could not write log history'));
@@ -154,6 +163,7 @@ export class LogCollector {
     const ids = await this.ctx.redis.hkeys(CURSORS);
     const gone = ids.filter((id) => !existing.has(id));
     if (gone.length) await this.ctx.redis.hdel(CURSORS, ...gone);
+    for (const id of this.ended.keys()) if (!existing.has(id)) this.ended.delete(id);
   }
 
   async stop(): Promise<void> {
@@ -164,4 +174,15 @@ export class LogCollector {
     this.files.stopAll();
     await this.flush();
   }
+}
+
+function positionOf(filters: Filters): Position {
+  return { stdout: filters.stdout.position, stderr: filters.stderr.position };
+}
+
+/** A saved position; one cursor for both streams is how earlier versions saved it. */
+function parsePosition(saved: string | null): Position {
+  const value = saved ? (JSON.parse(saved) as Position | Cursor) : null;
+  if (!value) return { stdout: null, stderr: null };
+  return 'ts' in value ? { stdout: value, stderr: value } : value;
 }

@@ -57,10 +57,25 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
     );
     return { image: input.image, imageId, template: own === null };
   } catch (err) {
+    if (err instanceof BuildError && !err.timedOut && KILLED.test(err.message) && (await engineStopping(engine))) {
+      throw new PipelineError('engine_error', `The Docker engine stopped during the build and killed it (${err.message.slice(-40)})`, true);
+    }
     if (err instanceof BuildError) throw new PipelineError(err.timedOut ? 'build_timeout' : 'build_failed', err.message);
     if (err instanceof EngineError) throw new PipelineError('engine_error', err.message, true);
     throw err;
   }
+}
+
+/** A step killed by SIGKILL: out of memory, or the engine shutting down and taking the build with it. */
+const KILLED = /returned a non-zero code: 137\b/;
+
+/** Whether the engine stops answering in the next few seconds: then a killed step was its doing, not the app's. */
+async function engineStopping(engine: Engine): Promise<boolean> {
+  for (let i = 0; i < 10; i++) {
+    if (!(await engine.ping(1000))) return true;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
 }
 
 /**
