@@ -143,7 +143,8 @@ describe('the panel', () => {
       expect(Number(await el.getAttribute('data-points')), chart).toBeGreaterThan(0);
       expect(await page.locator(`[data-chart=${chart}] canvas`).count()).toBeGreaterThan(0);
     }
-    expect(Number(await page.locator('[data-count=apps]').textContent())).toBe(3);
+    // Each card fills in when its own answer arrives, so the count may still be 0 when the charts are up.
+    await expect.poll(async () => Number(await page.locator('[data-count=apps]').textContent())).toBe(3);
     await shoot(page, 'dashboard');
   });
 

@@ -60,7 +60,8 @@ export async function startSlipway(
   const prefix = `slipwaytest${randomBytes(3).toString('hex')}/`;
   const token = `slw_test${randomBytes(24).toString('base64url')}`;
   const redisUrl = opts.redisUrl ?? `redis://${redis.getHost()}:${redis.getPort()}`;
-  const logFile = path.join(dataDir, 'slipway.log');
+  // Beside a data dir the test brought (it may be a deliberately full disk), else inside the temporary one.
+  const logFile = path.join(opts.dataDir ? tmpdir() : dataDir, opts.dataDir ? `slipway-test-${randomBytes(4).toString('hex')}.log` : 'slipway.log');
   const log = createWriteStream(logFile, { flags: 'a' });
   const env: Record<string, string> = {
     PORT: String(port),
