@@ -34,12 +34,15 @@ export async function waitHealthy(engine: Engine, input: HealthInput, onProgress
       const why = state.oomKilled ? 'was killed for using more memory than its limit' : `exited with code ${state.exitCode}`;
       throw new PipelineError('unhealthy', `The new version ${why} before it became healthy`);
     }
-    const probeTimeout = Math.min(input.probeTimeoutMs ?? 2000, Math.max(deadline - Date.now(), 1));
+    const fullProbe = input.probeTimeoutMs ?? 2000;
+    const probeTimeout = Math.min(fullProbe, Math.max(deadline - Date.now(), 1));
     const status = await probe(input.host, input.candidate.hostPort, input.path, probeTimeout);
     if (typeof status === 'number' && status < 500) {
       return { ...input.candidate, status, afterMs: Date.now() - began };
     }
-    lastProblem = typeof status === 'number' ? `answered ${status}` : status;
+    // A last probe cut short by the deadline proves nothing; the user needs what the app last really said.
+    if (typeof status === 'number') lastProblem = `answered ${status}`;
+    else if (probeTimeout === fullProbe || lastProblem === 'no answer yet') lastProblem = status;
     onProgress?.(Math.min(1, (Date.now() - began) / input.timeoutMs));
     // Most apps answer within a second or two: probe often at first, then back off.
     await sleep(Date.now() - began < 3000 ? 50 : Date.now() - began < 10_000 ? 200 : 500);
