@@ -61,7 +61,15 @@ export class LogWriter {
       segment = { handle: await open(path.join(dir, name), 'a', 0o640), bytes: 0, openedAt: Date.now() };
       this.open.set(app, segment);
     }
-    await segment.handle.write(data);
+    // A full disk can take part of a batch: cut the segment back so a retry neither splits nor repeats a line.
+    const written = await segment.handle.write(data).then(
+      (r) => r.bytesWritten,
+      (err: unknown) => err,
+    );
+    if (written !== data.length) {
+      await segment.handle.truncate(segment.bytes).catch(() => {});
+      throw written instanceof Error ? written : Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }
     segment.bytes += data.length;
   }
 

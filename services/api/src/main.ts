@@ -14,7 +14,7 @@ import { SseHub } from './sse';
 
 const settings = settingsOrExit(() => loadServiceSettings('api'));
 const { redisUrl } = settings;
-const log = createLogger('api', settings.logLevel, settings.dataDir);
+const log = await createLogger('api', settings.logLevel, settings.dataDir);
 
 await mkdir(dataPaths(settings.dataDir).uploads, { recursive: true });
 const redis = createRedis(redisUrl, 'command', 'slipway-api');

@@ -13,7 +13,7 @@ import { TrafficCounter } from './traffic';
 
 const settings = settingsOrExit(() => loadServiceSettings('gateway'));
 const { redisUrl } = settings;
-const log = createLogger('gateway', settings.logLevel, settings.dataDir);
+const log = await createLogger('gateway', settings.logLevel, settings.dataDir);
 const id = `${hostname()}:${process.pid}`;
 
 const redis = createRedis(redisUrl, 'blocking', 'slipway-gateway');

@@ -24,7 +24,7 @@ const RECONCILE_EVERY_MS = 30_000;
 
 const settings = settingsOrExit(() => loadServiceSettings('worker'));
 const { redisUrl } = settings;
-const log = createLogger('worker', settings.logLevel, settings.dataDir);
+const log = await createLogger('worker', settings.logLevel, settings.dataDir);
 
 const engine = new Engine(settings.dockerHost, settings.instance);
 if (!(await engine.ping(5000))) {

@@ -17,6 +17,9 @@ import { LogFiles } from './files';
 const FLUSH_MS = 50;
 const FLUSH_LINES = 2000;
 const CURSORS = 'slipway:logcursors';
+/** Lines per app held in memory while the history cannot be written (a full data disk); the oldest go first. */
+const BACKLOG_LINES = 50_000;
+const RETRY_MS = 1000;
 
 type Stream = 'stdout' | 'stderr';
 type Filters = Record<Stream, CursorFilter>;
@@ -37,6 +40,9 @@ export class LogCollector {
   /** Where the streams that ended in this process stopped: ahead of Redis until the next flush has run. */
   private readonly ended = new Map<string, Filters>();
   private timer: NodeJS.Timeout | null = null;
+  /** Lines already shown live but not yet in the history, per app. */
+  private readonly backlog = new Map<string, LogLine[]>();
+  private retry: NodeJS.Timeout | null = null;
   private events: { stop: () => void } | null = null;
   private stopped = false;
   private gc: NodeJS.Timeout | null = null;
@@ -148,9 +154,26 @@ export class LogCollector {
     const cursors: Record<string, string> = {};
     for (const [id, filters] of this.dirtyCursors) cursors[id] = JSON.stringify(positionOf(filters));
     this.dirtyCursors.clear();
-    for (const [app, lines] of batches) {
-      await this.writer.append(app, lines).catch((err: Error) => this.ctx.log.warn({ app, err: err.message }, 'could not write log history'));
-      await this.ctx.redis.publish(logsChannel(app), JSON.stringify(lines)).catch(() => 0);
+    for (const app of new Set([...batches.keys(), ...this.backlog.keys()])) {
+      const fresh = batches.get(app) ?? [];
+      // Taken out while in flight, so a flush running alongside cannot write the same lines twice.
+      const held = this.backlog.get(app) ?? [];
+      this.backlog.delete(app);
+      try {
+        await this.writer.append(app, held.length ? [...held, ...fresh] : fresh);
+        if (held.length) this.ctx.log.info({ app, lines: held.length }, 'log history written again');
+      } catch (err) {
+        const newer = this.backlog.get(app) ?? [];
+        if (!held.length && !newer.length) this.ctx.log.warn({ app, err: (err as Error).message }, 'cannot write log history; holding lines in memory and retrying');
+        this.backlog.set(app, [...held, ...fresh, ...newer].slice(-BACKLOG_LINES));
+      }
+      if (fresh.length) await this.ctx.redis.publish(logsChannel(app), JSON.stringify(fresh)).catch(() => 0);
+    }
+    if (this.backlog.size && !this.stopped) {
+      this.retry ??= setTimeout(() => {
+        this.retry = null;
+        void this.flush();
+      }, RETRY_MS);
     }
     // The cursor moves only after the lines are on disk: a crash in between repeats nothing and loses nothing
     // that Docker still holds.
@@ -169,6 +192,7 @@ export class LogCollector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.gc) clearInterval(this.gc);
+    if (this.retry) clearTimeout(this.retry);
     this.events?.stop();
     for (const entry of this.attached.values()) entry.stop();
     this.files.stopAll();
