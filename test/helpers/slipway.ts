@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
 import Docker from 'dockerode';
+import WebSocket from 'ws';
 import getPort from 'get-port';
 import { loadSettings } from '@slipway/core/config';
 import { tokens, viaGateway } from './api';
@@ -180,6 +181,48 @@ export async function processUsage(pid: number): Promise<{ fds: number; rssMiB: 
 }
 
 /** Requests the app every `everyMs` through the gateway and counts what did not answer 200. */
+/**
+ * A process's heap after a full garbage collection, in MiB: what it really holds on to, which RSS cannot
+ * tell (V8 collects lazily). Opens the process's inspector (SIGUSR1, 127.0.0.1:9229) and closes it after.
+ */
+export async function heapAfterGc(pid: number): Promise<number> {
+  process.kill(pid, 'SIGUSR1');
+  let target: string | undefined;
+  for (let i = 0; i < 40 && !target; i++) {
+    target = await fetch('http://127.0.0.1:9229/json/list')
+      .then((r) => r.json() as Promise<Array<{ webSocketDebuggerUrl: string }>>)
+      .then((list) => list[0]?.webSocketDebuggerUrl)
+      .catch(() => undefined);
+    if (!target) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!target) throw new Error(`the inspector of process ${pid} did not open`);
+  const ws = new WebSocket(target);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  let next = 0;
+  const send = (method: string, params: object = {}) =>
+    new Promise<any>((resolve) => {
+      const id = ++next;
+      const onMessage = (raw: Buffer) => {
+        const msg = JSON.parse(String(raw));
+        if (msg.id !== id) return;
+        ws.off('message', onMessage);
+        resolve(msg.result);
+      };
+      ws.on('message', onMessage);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    await send('HeapProfiler.collectGarbage');
+    await send('HeapProfiler.collectGarbage');
+    const res = await send('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
+    return Math.round((Number(res.result.value) / 1048576) * 10) / 10;
+  } finally {
+    await send('Runtime.evaluate', { expression: "setTimeout(() => process.getBuiltinModule('node:inspector').close(), 50), 0" });
+    ws.close();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 export function prober(gatewayUrl: string, host: string, everyMs = 100) {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   const failures: string[] = [];

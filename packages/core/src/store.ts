@@ -57,6 +57,17 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1
 `;
 
+/** Only while the version is still that failed deploy's: a new upload of it may have taken the slot. */
+const FORGET_ARCHIVE = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local rec = cjson.decode(cur)
+if rec.deployId ~= ARGV[2] or rec.state ~= 'failed' then return 0 end
+rec.archivePath = nil
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+return 1
+`;
+
 /** A deploy record that existed is gone: Redis was emptied or replaced under a running deploy. */
 export class RecordLostError extends Error {
   constructor(readonly deployId: string) {
@@ -135,6 +146,12 @@ export class Store {
 
   async settleVersion(app: string, version: string, deployId: string, state: VersionState): Promise<boolean> {
     const ok = await this.redis.eval(SETTLE_VERSION, 1, keys.appVersions(app), version, deployId, state);
+    return ok === 1;
+  }
+
+  /** True when the failed version's record no longer points at its archive (the caller deletes the file). */
+  async forgetFailedArchive(app: string, version: string, deployId: string): Promise<boolean> {
+    const ok = await this.redis.eval(FORGET_ARCHIVE, 1, keys.appVersions(app), version, deployId);
     return ok === 1;
   }
 

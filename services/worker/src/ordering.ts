@@ -2,9 +2,11 @@
  * One app never deploys twice at once, and its deploys run in the order they were queued, while
  * different apps share the worker's concurrency. BullMQ's open-source edition has no per-group
  * concurrency, so each app has a line (a Redis list of deploy ids, pushed by the API): only the head
- * may run; the others go back to the delayed set and try again shortly.
+ * may run; the others go back to the delayed set, for longer the further back they stand, and the one
+ * leaving the head wakes the next at once (a hand-off costs no polling delay).
  */
 import type { Redis } from 'ioredis';
+import type { DeployQueue } from '@slipway/core/queue';
 import { keys } from '@slipway/core/redis';
 
 // Heads whose deploy (or start/stop/delete operation) is finished or gone (a crash between settling and leaving the line, lost records)
@@ -18,13 +20,14 @@ while true do
   local head = redis.call('LINDEX', line, 0)
   if not head then
     redis.call('RPUSH', line, me)
-    return 1
+    return 0
   end
-  if head == me then return 1 end
+  if head == me then return 0 end
   local status = redis.call('HGET', prefix .. head, 'status') or redis.call('HGET', opPrefix .. head, 'status')
   if status == 'queued' or status == 'running' then
-    if redis.call('LPOS', line, me) == false then redis.call('RPUSH', line, me) end
-    return 0
+    local pos = redis.call('LPOS', line, me)
+    if pos == false then pos = redis.call('RPUSH', line, me) - 1 end
+    return pos
   end
   redis.call('LPOP', line)
 end
@@ -33,10 +36,14 @@ end
 const DEPLOY_PREFIX = keys.deploy('');
 const OP_PREFIX = keys.op('');
 
-export async function takeTurn(redis: Redis, app: string, deployId: string): Promise<boolean> {
-  return (await redis.eval(TAKE_TURN, 1, keys.appLine(app), deployId, DEPLOY_PREFIX, OP_PREFIX)) === 1;
+/** How many stand ahead of this deploy in its app's line; 0 means it is its turn. */
+export async function takeTurn(redis: Redis, app: string, deployId: string): Promise<number> {
+  return Number(await redis.eval(TAKE_TURN, 1, keys.appLine(app), deployId, DEPLOY_PREFIX, OP_PREFIX));
 }
 
-export async function leaveLine(redis: Redis, app: string, deployId: string): Promise<void> {
+export async function leaveLine(redis: Redis, app: string, deployId: string, queue?: DeployQueue): Promise<void> {
   await redis.lrem(keys.appLine(app), 0, deployId);
+  const next = queue ? await redis.lindex(keys.appLine(app), 0) : null;
+  // Only a delayed job can be promoted; one already waiting or running needs no wake-up.
+  if (next) await (await queue!.getJob(next))?.promote().catch(() => {});
 }

@@ -21,13 +21,14 @@ import { PipelineError } from './errors';
 import { runLifecycle } from './lifecycle';
 import { leaveLine, takeTurn } from './ordering';
 import { Reporter } from './reporter';
-import { prune } from './retention';
+import { dropFailedArchives, prune } from './retention';
 import type { Live } from './stages/switch';
 import type { Watcher } from './watch';
 import type { Webhooks } from './webhooks';
 
-/** How long a job waiting for its app's turn sleeps before asking again. */
+/** How long a job waiting for its app's turn sleeps per deploy ahead of it before asking again (it is woken when its turn comes). */
 const TURN_RETRY_MS = 500;
+const TURN_RETRY_MAX_MS = 15_000;
 
 const ENGINE_RETURN_MS = 60_000;
 
@@ -44,8 +45,9 @@ export function createProcessor(ctx: WorkerContext, services: Services) {
     if (!parsed.success) throw new UnrecoverableError(`Invalid job payload: ${parsed.error.message}`);
     const data = parsed.data;
 
-    if (!(await takeTurn(ctx.redis, data.app, data.deployId))) {
-      await job.moveToDelayed(Date.now() + TURN_RETRY_MS, token);
+    const ahead = await takeTurn(ctx.redis, data.app, data.deployId);
+    if (ahead > 0) {
+      await job.moveToDelayed(Date.now() + Math.min(TURN_RETRY_MS * ahead, TURN_RETRY_MAX_MS), token);
       throw new DelayedError();
     }
     if (data.kind === 'lifecycle') {
@@ -60,7 +62,7 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
   const record = await ctx.store.getDeploy(data.deployId);
   if (!record || record.status === 'succeeded' || record.status === 'failed') {
     // Settled elsewhere (e.g. marked failed by reconciliation): nothing left to do.
-    await leaveLine(ctx.redis, data.app, data.deployId);
+    await leaveLine(ctx.redis, data.app, data.deployId, ctx.queue);
     return { port: record?.port };
   }
   if (record.status === 'running') {
@@ -138,6 +140,7 @@ async function fail(ctx: WorkerContext, services: Services, job: PipelineJob, fa
   if (job.kind === 'deploy') {
     await ctx.store.settleVersion(job.app, job.version, job.deployId, 'failed');
     await discardVersion(ctx, job);
+    await dropFailedArchives(ctx, job.app, { version: job.version, code: failure.code }).catch((err: Error) => ctx.log.warn({ app: job.app, err: err.message }, 'could not drop failed archives'));
   }
   await report.flush().catch(() => {});
   await finish(ctx, services, job, deploy);
@@ -146,7 +149,7 @@ async function fail(ctx: WorkerContext, services: Services, job: PipelineJob, fa
 
 async function finish(ctx: WorkerContext, services: Services, job: PipelineJob, deploy: Deploy): Promise<void> {
   await appendEvents(ctx.redis, job.deployId, [{ type: 'done', deploy }]);
-  await leaveLine(ctx.redis, job.app, job.deployId);
+  await leaveLine(ctx.redis, job.app, job.deployId, ctx.queue);
   await notify(ctx.redis, { type: 'deploy', deploy });
   await countOutcome(ctx.redis, deploy).catch(() => {});
   await services.webhooks.deployFinished(deploy).catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not queue webhooks'));
@@ -167,7 +170,7 @@ async function clearInterrupted(ctx: WorkerContext, job: PipelineJob): Promise<v
   }
 }
 
-/** A version that never ran leaves no image and no unpacked tree (its archive stays for diagnosis). */
+/** A version that never ran leaves no image and no unpacked tree. */
 async function discardVersion(ctx: WorkerContext, job: PipelineJob): Promise<void> {
   const current = await ctx.store.getAppRecord(job.app);
   if (current.current === job.version) return;

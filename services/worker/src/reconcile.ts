@@ -115,7 +115,7 @@ async function markInterrupted(ctx: WorkerContext, deploy: Deploy): Promise<void
   });
   await ctx.store.settleVersion(deploy.app, deploy.version, deploy.id, 'failed');
   await appendEvents(ctx.redis, deploy.id, [{ type: 'done', deploy: failed }]);
-  await leaveLine(ctx.redis, deploy.app, deploy.id);
+  await leaveLine(ctx.redis, deploy.app, deploy.id, ctx.queue);
 }
 
 /** `.unpack-<deployId>` folders of deploys no longer running. */

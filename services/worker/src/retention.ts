@@ -2,6 +2,7 @@
  * SLIPWAY_KEEP_VERSIONS: after a successful switch the oldest images of an app beyond the limit are
  * removed, never the running or the previous version's, and only images Slipway labelled. A pruned
  * version keeps its archive, so it can be built again (POST /api/apps/:name/versions/:version/rebuild).
+ * Failed versions keep theirs only while a retry could use them (see dropFailedArchives).
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -36,4 +37,21 @@ export async function prune(ctx: WorkerContext, app: string): Promise<string[]> 
     await notify(ctx.redis, { type: 'app', app, change: 'pruned', message: `Pruned ${pruned.join(', ')} (SLIPWAY_KEEP_VERSIONS=${ctx.settings.keepVersions})` });
   }
   return pruned;
+}
+
+/** Failures no retry of the same archive can get past: the unpack refused what it is. */
+const ARCHIVE_REFUSED = new Set(['corrupt_archive', 'unsafe_archive', 'archive_too_large', 'empty_archive', 'unsupported_archive']);
+/** Failed versions per app whose archives stay for POST /api/deploys/:id/retry. */
+export const KEEP_FAILED_ARCHIVES = 3;
+
+/**
+ * Without this, every failed upload would stay on the data disk for good. A refused archive goes at once;
+ * of the rest, the newest few stay so a failure from a passing cause (the engine, a flaky install) can be retried.
+ */
+export async function dropFailedArchives(ctx: WorkerContext, app: string, failed: { version: string; code: string }): Promise<void> {
+  const withArchive = (await ctx.store.getVersions(app)).filter((v) => v.state === 'failed' && v.archivePath); // newest first
+  const drop = withArchive.filter((v, i) => i >= KEEP_FAILED_ARCHIVES || (v.version === failed.version && ARCHIVE_REFUSED.has(failed.code)));
+  for (const version of drop) {
+    if (await ctx.store.forgetFailedArchive(app, version.version, version.deployId)) await rm(version.archivePath!, { force: true });
+  }
 }
