@@ -2,6 +2,8 @@
  * The spine (issue 3): an upload becomes a running app on a port Slipway chose; a new version replaces it
  * only once healthy; a broken version never takes the running one down; older images stay.
  */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, get, readSse, upload, waitForDeploy } from '../helpers/api';
 import { fixtureEntries, fixtureTgz, tarOf } from '../helpers/archives';
@@ -121,6 +123,37 @@ describe('deploying an app', () => {
 });
 
 describe('building', () => {
+  it('retries a failed deploy from its kept archive; refused archives and all but the 3 newest failed ones are not kept', async () => {
+    const failing = async (version: string, archive: Buffer) => {
+      const res = await upload(slipway.url, archive, 'x.tgz', { app: 'retry', version });
+      return waitForDeploy(slipway.url, res.body.deploy.id);
+    };
+    const broken = await tarOf([{ name: 'Dockerfile', content: 'FROM node:20-slim\nRUN exit 2\n' }]);
+    const failed = [];
+    for (const v of ['1', '2', '3', '4']) failed.push(await failing(v, broken));
+    expect(failed.map((d) => d.error?.code)).toEqual(Array(4).fill('build_failed'));
+    const retryOf = (id: string) => call(slipway.url, 'POST', `/api/deploys/${id}/retry`);
+    // The newest three can be retried (a build that failed for a passing cause may pass the second time).
+    const again = await retryOf(failed[3]!.id);
+    expect(again.status).toBe(202);
+    expect(again.body.deploy).toMatchObject({ app: 'retry', version: '4' });
+    expect((await waitForDeploy(slipway.url, again.body.deploy.id)).status).toBe('failed');
+    // The oldest one's archive is gone, and the answer says what to do.
+    const tooOld = await retryOf(failed[0]!.id);
+    expect(tooOld.status).toBe(409);
+    expect(tooOld.body.error.message).toMatch(/upload it again/);
+    // An archive the unpack refused is never kept: no retry can get past it.
+    const tgz = await fixtureTgz('hello', { version: '5' });
+    const corrupt = await failing('5', tgz.subarray(0, tgz.length >> 1));
+    expect(corrupt.error?.code).toBe('corrupt_archive');
+    const kept = async () => (await readdir(path.join(slipway.dataDir, 'archives', 'retry'))).filter((f) => f.startsWith('5-'));
+    for (let i = 0; i < 40 && (await kept()).length; i++) await new Promise((r) => setTimeout(r, 50)); // dropped just after the record says failed
+    expect(await kept()).toEqual([]);
+    const refused = await retryOf(corrupt.id);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/upload it again/);
+  });
+
   it('uses the app\'s own Dockerfile and its exposed port', async () => {
     const res = await upload(slipway.url, await tarOf(await fixtureEntries('own-dockerfile')), 'own.tgz', { app: 'own', version: '1' });
     const done = await waitForDeploy(slipway.url, res.body.deploy.id);
