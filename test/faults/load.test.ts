@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deploy } from '@slipway/contracts/deploy';
 import { call, upload, waitForDeploy } from '../helpers/api';
-import { fixtureEntries, tarOf, type Entry } from '../helpers/archives';
+import { dockerfileApp, fixtureEntries, tarOf } from '../helpers/archives';
 import { heapAfterGc, processUsage, startSlipway, type Slipway } from '../helpers/slipway';
 
 const PER_CLIENT = 1000;
@@ -20,15 +20,6 @@ const TOTAL = 1500;
 const WORKER_FD_NOISE = 20;
 let slipway: Slipway;
 let redis: Redis;
-
-/** An app whose build is a fresh layer (the step names the version) taking `buildS` seconds. */
-function quickApp(version: string, buildS = 0): Promise<Buffer> {
-  const entries: Entry[] = [
-    { name: 'Dockerfile', content: `FROM node:20-slim\nRUN echo building ${version} && sleep ${buildS}\nCOPY server.js /srv/server.js\nCMD ["node", "/srv/server.js"]\n` },
-    { name: 'server.js', content: `require('http').createServer((q, s) => s.end('${version}')).listen(process.env.PORT || 3000)` },
-  ];
-  return tarOf(entries);
-}
 
 /** The most deploys that were running at the same moment. */
 function maxOverlap(deploys: Deploy[]): number {
@@ -67,7 +58,7 @@ describe('many deploys', () => {
   it('runs 20 deploys of one app queued at once one at a time, in order; the last is current', async () => {
     const ids: string[] = [];
     for (let i = 1; i <= 20; i++) {
-      const res = await upload(slipway.url, await quickApp(`serial-${i}`), 'x.tgz', { app: 'serial', version: String(i) });
+      const res = await upload(slipway.url, await dockerfileApp('serial', String(i)), 'x.tgz', { app: 'serial', version: String(i) });
       expect(res.status).toBe(202);
       ids.push(res.body.deploy.id);
     }
@@ -84,7 +75,7 @@ describe('many deploys', () => {
   it('deploys 10 apps at once, never more than SLIPWAY_CONCURRENCY (2) together', async () => {
     const ids: string[] = [];
     for (let i = 1; i <= 10; i++) {
-      const res = await upload(slipway.url, await quickApp(`many-${i}`, 2), 'x.tgz', { app: `many${i}`, version: '1' });
+      const res = await upload(slipway.url, await dockerfileApp(`many${i}`, '1', 2), 'x.tgz', { app: `many${i}`, version: '1' });
       expect(res.status).toBe(202);
       ids.push(res.body.deploy.id);
     }

@@ -4,13 +4,11 @@
  * back, and there is never a second candidate container. Emptied: the deploy in flight ends `failed`
  * (`interrupted`), and a worker start rebuilds the apps and their running versions from Docker's labels.
  */
-import getPort from 'get-port';
 import { Redis } from 'ioredis';
-import { RedisContainer } from '@testcontainers/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, upload, viaGateway, waitForDeploy, waitForStage } from '../helpers/api';
 import { steadyApp } from '../helpers/archives';
-import { containersOf, docker, prober, startSlipway, type Slipway } from '../helpers/slipway';
+import { containersOf, docker, prober, startRedis, startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
 
@@ -19,12 +17,7 @@ async function appContainers(app: string) {
 }
 
 beforeAll(async () => {
-  // A fixed host port, so that Redis stopped and started again comes back where the clients expect it.
-  const port = await getPort();
-  const redis = await new RedisContainer('redis:7-alpine')
-    .withCommand(['redis-server', '--protected-mode', 'no'])
-    .withExposedPorts({ container: 6379, host: port })
-    .start();
+  const redis = await startRedis(true);
   slipway = await startSlipway({ redis, env: { SLIPWAY_WATCH_S: '0' } });
   const res = await upload(slipway.url, await steadyApp('1.0.0'), 'steady.tgz');
   expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');

@@ -101,3 +101,11 @@ export async function steadyApp(
   if (opts.buildSleepS) entries.push({ name: 'Makefile', content: `build:\n\tsleep ${opts.buildSleepS}\nstart:\n\tnode server.js\n` });
   return tarOf(entries);
 }
+
+/** An app with its own Dockerfile answering `<app> <version>`; its build step names the version, so it never comes from the layer cache. */
+export function dockerfileApp(app: string, version: string, buildS = 0): Promise<Buffer> {
+  return tarOf([
+    { name: 'Dockerfile', content: `FROM node:20-slim\nRUN echo building ${app} ${version} && sleep ${buildS}\nCOPY server.js /srv/server.js\nCMD ["node", "/srv/server.js"]\n` },
+    { name: 'server.js', content: `require('http').createServer((q, s) => s.end('${app} ${version}')).listen(process.env.PORT || 3000)` },
+  ]);
+}

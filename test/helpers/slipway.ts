@@ -47,8 +47,10 @@ export interface Slipway {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<StartedRedisContainer> {
-  return new RedisContainer('redis:7-alpine').withCommand(['redis-server', '--protected-mode', 'no']).start();
+/** A Redis container; with `fixedPort`, one that can be stopped and started again where the clients expect it. */
+export async function startRedis(fixedPort = false): Promise<StartedRedisContainer> {
+  const redis = new RedisContainer('redis:7-alpine').withCommand(['redis-server', '--protected-mode', 'no']);
+  return (fixedPort ? redis.withExposedPorts({ container: 6379, host: await getPort() }) : redis).start();
 }
 
 export async function startSlipway(

@@ -4,40 +4,15 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import getPort from 'get-port';
-import { RedisContainer } from '@testcontainers/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, upload, waitForDeploy } from '../helpers/api';
-import { tarOf, type Entry } from '../helpers/archives';
-import { docker, startSlipway, type Slipway } from '../helpers/slipway';
+import { dockerfileApp } from '../helpers/archives';
+import { docker, startRedis, startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
 
-/** An app whose build takes `buildS` seconds (never from the layer cache: the step names the version). */
-async function slowApp(buildS: number, version = 'x'): Promise<Buffer> {
-  const entries: Entry[] = [
-    {
-      name: 'Dockerfile',
-      content: [
-        'FROM node:20-slim',
-        `RUN echo building ${version} && sleep ${buildS}`,
-        'COPY server.js /srv/server.js',
-        'CMD ["node", "/srv/server.js"]',
-      ].join('\n'),
-    },
-    { name: 'server.js', content: "require('http').createServer((q, s) => s.end(process.env.HOSTNAME + '\\n')).listen(process.env.PORT || 3000)" },
-  ];
-  return tarOf(entries);
-}
-
 beforeAll(async () => {
-  const port = await getPort();
-  // A fixed host port, so that Redis stopped and started again comes back where the clients expect it.
-  const redis = await new RedisContainer('redis:7-alpine')
-    .withCommand(['redis-server', '--protected-mode', 'no'])
-    .withExposedPorts({ container: 6379, host: port })
-    .start();
-  slipway = await startSlipway({ redis, env: { SLIPWAY_CONCURRENCY: '2' } });
+  slipway = await startSlipway({ redis: await startRedis(true), env: { SLIPWAY_CONCURRENCY: '2' } });
 });
 afterAll(async () => {
   await slipway?.stop();
@@ -56,7 +31,7 @@ describe('Redis going away', () => {
       }
       const health = await call(slipway.url, 'GET', '/healthz');
       expect(health).toMatchObject({ status: 503, body: { ok: false, redis: false } });
-      const res = await upload(slipway.url, await slowApp(0), 'x.tgz', { app: 'x', version: '1' });
+      const res = await upload(slipway.url, await dockerfileApp('x', '1'), 'x.tgz', { app: 'x', version: '1' });
       expect(res.status).toBe(503);
       expect(await readdir(path.join(slipway.dataDir, 'uploads'))).toEqual([]);
     } finally {
@@ -69,7 +44,7 @@ describe('Redis going away', () => {
     }
     expect(status).toBe(200);
     // The worker reconnected too: a deploy goes through.
-    const after = await upload(slipway.url, await slowApp(0), 'back.tgz', { app: 'back', version: '1' });
+    const after = await upload(slipway.url, await dockerfileApp('back', '1'), 'back.tgz', { app: 'back', version: '1' });
     expect((await waitForDeploy(slipway.url, after.body.deploy.id)).status).toBe('succeeded');
   });
 });
