@@ -3,6 +3,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { get } from '../test/helpers/api';
 
+// As in vitest.config.ts: no Ryuk sidecar (it would need a registry), and containers reached on localhost.
+process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+process.env.TESTCONTAINERS_HOST_OVERRIDE ??= 'localhost';
+
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

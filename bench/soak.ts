@@ -30,6 +30,8 @@ async function snapshot(slipway: Slipway, redis: Redis) {
   const redisMiB = Math.round((Number(/used_memory:(\d+)/.exec(info)?.[1]) / 1048576) * 10) / 10;
   const du = async (sub: string) => Number((await run('du', ['-sk', `${slipway.dataDir}/${sub}`]).catch(() => ({ stdout: '0' }))).stdout.split('\t')[0]) / 1024;
   const images = await docker.listImages({ filters: { label: [`io.slipway.instance=${slipway.instance}`] } });
+  // Every image here is built FROM node:20-slim; what each adds is its size above that base.
+  const base = (await docker.getImage('node:20-slim').inspect()).Size;
   return {
     at: new Date().toISOString(),
     procs,
@@ -37,8 +39,7 @@ async function snapshot(slipway: Slipway, redis: Redis) {
     logsMiB: Math.round(await du('logs')),
     archivesMiB: Math.round((await du('archives')) * 10) / 10,
     images: images.length,
-    // Kept images share their base layers; this is what each adds on top.
-    imagesOwnMiB: Math.round(images.reduce((sum, i) => sum + (i.Size - (i.SharedSize > 0 ? i.SharedSize : 0)), 0) / 1048576),
+    imagesOwnMiB: Math.round((images.reduce((sum, i) => sum + i.Size - base, 0) / 1048576) * 10) / 10,
   };
 }
 
