@@ -65,13 +65,6 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
     await leaveLine(ctx.redis, data.app, data.deployId, ctx.queue);
     return { port: record?.port };
   }
-  if (record.status === 'running') {
-    await clearInterrupted(ctx, data);
-    await appendEvents(ctx.redis, data.deployId, [
-      { type: 'log', stage: record.stage, line: 'The previous attempt was interrupted (its worker stopped); starting again' },
-    ]);
-  }
-
   // Counted here: BullMQ's own counters also count the turns a job waited behind its app's line.
   const attempt = (record.attempts ?? 0) + 1;
   const report = new Reporter(ctx.redis, ctx.store, data.deployId);
@@ -87,6 +80,12 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
   ctx.log.info({ deployId: data.deployId, kind: data.kind, app: data.app, version: data.version, attempt }, 'deploy started');
 
   try {
+    if (record.status === 'running') {
+      await clearInterrupted(ctx, data);
+      await appendEvents(ctx.redis, data.deployId, [
+        { type: 'log', stage: record.stage, line: 'The previous attempt was interrupted (its worker stopped); starting again' },
+      ]);
+    }
     const live = data.kind === 'deploy' ? await deploy(ctx, data, report) : await rerun(ctx, data, report);
     await succeed(ctx, services, data, live, report);
     return { port: live.port };
@@ -94,13 +93,14 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
     const failure = asPipelineError(err);
     const final = !failure.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     await report.flush().catch(() => {});
-    await clearInterrupted(ctx, data);
+    // An engine that went away (restarting) gets time to come back, so that the cleanup and the retry can
+    // find it. Nothing here may throw: an error escaping this block would end the job without a record of why.
+    if (failure.code === 'engine_error') await waitForEngine(ctx, ENGINE_RETURN_MS);
+    await clearInterrupted(ctx, data).catch((e: Error) => ctx.log.warn({ deployId: data.deployId, err: e.message }, 'could not remove the candidate yet; reconcile will'));
     if (!final) {
       ctx.log.warn({ deployId: data.deployId, err: failure.message }, 'deploy attempt failed; retrying');
       await appendEvents(ctx.redis, data.deployId, [{ type: 'log', stage: report.stage, line: `Attempt failed, retrying: ${failure.message}` }]);
       await ctx.store.updateDeploy(data.deployId, { status: 'queued', stage: 'queued' });
-      // An engine that went away (restarting) gets time to come back, so the retry can find it.
-      if (failure.code === 'engine_error') await waitForEngine(ctx, ENGINE_RETURN_MS);
       throw failure;
     }
     await fail(ctx, services, data, failure, report);
