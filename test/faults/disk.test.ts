@@ -79,6 +79,8 @@ describe('a full data disk', () => {
     // The space is back (chatty's log history keeps growing a little meanwhile).
     expect(await usedMiB()).toBeLessThan(before + 8);
 
+    // The refusal takes about a second; the probe goes on through the cleanup after it.
+    await new Promise((r) => setTimeout(r, 1500));
     const { failures, sent } = await probe.stop();
     expect(sent).toBeGreaterThan(5);
     expect(failures).toEqual([]);
