@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { requirement } from '../src/middleware/auth';
+import { canonicalPath, isApiSpace } from '../src/middleware/canonical-path';
 
 describe('the route policy table', () => {
   it.each([
@@ -31,5 +32,36 @@ describe('the route policy table', () => {
     expect(requirement('POST', '/api/something-new')).toBe('admin');
     expect(requirement('PATCH', '/api/apps/shop')).toBe('admin');
     expect(requirement('POST', '/api/apps/shop/rollback/../../users')).toBe('admin');
+  });
+});
+
+describe('the canonical path the gate judges', () => {
+  it.each([
+    ['/api/apps', '/api/apps'],
+    ['/API/apps', '/api/apps'],
+    ['//api//apps/', '/api/apps'],
+    ['/%61pi/apps', '/api/apps'],
+    ['/%2561pi/apps', '/api/apps'],
+    ['/METRICS', '/metrics'],
+    ['/', '/'],
+  ])('%s is judged as %s', (raw, canonical) => expect(canonicalPath(raw)).toEqual({ ok: true, path: canonical }));
+
+  it.each([
+    ['/api/./apps', 404],
+    ['/api/x/../users', 404],
+    ['/api/%2e%2e/users', 404],
+    ['/api/apps%2fdemo', 404],
+    ['/api/apps%5cdemo', 404],
+    ['/api\\apps', 404],
+    ['/api/%E0%A4%A', 400],
+    ['/%2525252561pi/apps', 400],
+  ])('%s is refused with %i', (raw, status) => expect(canonicalPath(raw)).toMatchObject({ ok: false, status }));
+
+  it('keeps the API space apart from the panel', () => {
+    expect(isApiSpace('/api')).toBe(true);
+    expect(isApiSpace('/api/apps')).toBe(true);
+    expect(isApiSpace('/metrics')).toBe(true);
+    expect(isApiSpace('/apps/shop')).toBe(false);
+    expect(isApiSpace('/apix')).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { apiRouter } from './router';
 import { z } from 'zod';
 import { isTerminal } from '@slipway/contracts/deploy';
 import { APP_NAME_RE } from '@slipway/contracts/names';
@@ -20,12 +21,11 @@ const ListQuery = z.object({
 });
 
 export function deployRoutes(ctx: ApiContext): Router {
-  const router = new Router({ prefix: '/api/deploys' });
+  const router = apiRouter();
   const { store } = ctx;
   router.use(requireRedis(ctx.redis));
 
-  router.post(
-    '/',
+  router.post('/api/deploys',
     uploadSlot(),
     receiveArchive({ uploadsDir: uploadsDir(ctx), maxBytes: ctx.settings.maxUploadBytes }),
     async (koa) => {
@@ -41,29 +41,29 @@ export function deployRoutes(ctx: ApiContext): Router {
     },
   );
 
-  router.post('/:id/retry', async (koa) => {
+  router.post('/api/deploys/:id/retry', async (koa) => {
     const deploy = await retryDeploy(ctx, koa.params.id ?? '');
     await audit(ctx.redis, koa, { action: 'deploy.retry', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, of: koa.params.id } });
     koa.status = 202;
     koa.body = { deploy };
   });
 
-  router.post('/:id/cancel', async (koa) => {
+  router.post('/api/deploys/:id/cancel', async (koa) => {
     const deploy = await cancelDeploy(ctx, koa.params.id ?? '');
     await audit(ctx.redis, koa, { action: 'deploy.cancel', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
     koa.body = { deploy };
   });
 
-  router.get('/', async (koa) => {
+  router.get('/api/deploys', async (koa) => {
     const { app, limit } = query(koa, ListQuery);
     koa.body = { deploys: await store.listDeploys({ app, limit }) };
   });
 
-  router.get('/:id', async (koa) => {
+  router.get('/api/deploys/:id', async (koa) => {
     koa.body = { deploy: await findDeploy(ctx, koa.params.id ?? '') };
   });
 
-  router.get('/:id/events', async (koa) => {
+  router.get('/api/deploys/:id/events', async (koa) => {
     const deploy = await findDeploy(ctx, koa.params.id ?? '');
     const sse = ctx.sse.open(koa);
     let lastId = koa.get('last-event-id') || '0-0';

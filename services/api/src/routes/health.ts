@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { apiRouter } from './router';
 import { keys } from '@slipway/core/redis';
 import { liveGateways } from '@slipway/core/routes';
 import type { ApiContext } from '../context';
@@ -11,7 +12,7 @@ const HEARTBEAT_FRESH_MS = 15_000;
  * engine's state comes from the workers' heartbeats in Redis.
  */
 export function healthRoutes(ctx: ApiContext): Router {
-  const router = new Router();
+  const router = apiRouter();
   router.get('/healthz', async (koa) => {
     const redis = ctx.redis.status === 'ready' && (await ping(ctx));
     let workers = 0;

@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { apiRouter } from './router';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { DURATION_BUCKETS_S, readCounters } from '@slipway/core/counters';
 import { readLatest } from '@slipway/core/metrics';
@@ -80,7 +81,7 @@ export function metricsRoutes(ctx: ApiContext): Router {
     },
   });
 
-  const router = new Router();
+  const router = apiRouter();
   router.get('/metrics', async (koa) => {
     koa.type = registry.contentType;
     koa.body = (await registry.metrics()) + (await durationHistogram(ctx));

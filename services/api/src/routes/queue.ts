@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { apiRouter } from './router';
 import type { QueueJob } from '@slipway/contracts/job';
 import type { ApiContext } from '../context';
 import { requireRedis } from '../middleware/redis-guard';
@@ -6,10 +7,10 @@ import { requireRedis } from '../middleware/redis-guard';
 const LISTED_STATES = ['active', 'waiting', 'delayed', 'failed'] as const;
 
 export function queueRoutes(ctx: ApiContext): Router {
-  const router = new Router({ prefix: '/api/queue' });
+  const router = apiRouter();
   router.use(requireRedis(ctx.redis));
 
-  router.get('/', async (koa) => {
+  router.get('/api/queue', async (koa) => {
     const counts = await ctx.queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
     const jobs: QueueJob[] = [];
     for (const state of LISTED_STATES) {

@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { apiRouter } from './router';
 import { z } from 'zod';
 import { HOST_FIELDS, readSeries } from '@slipway/core/metrics';
 import type { ApiContext } from '../context';
@@ -14,20 +15,20 @@ const OwnLogsQuery = z.object({
 });
 
 export function systemRoutes(ctx: ApiContext): Router {
-  const router = new Router({ prefix: '/api/system' });
+  const router = apiRouter();
   router.use(requireRedis(ctx.redis));
 
-  router.get('/', async (koa) => {
+  router.get('/api/system', async (koa) => {
     koa.body = { system: await systemInfo(ctx) };
   });
 
   // `step=1h` is the hourly memory (and CPU, disk, network) history; each point is the mean of its samples.
-  router.get('/metrics', async (koa) => {
+  router.get('/api/system/metrics', async (koa) => {
     const { from, to, step } = seriesWindow(query(koa, SeriesQuery));
     koa.body = { series: await readSeries(ctx.redis, 'host', from, to, step, HOST_FIELDS) };
   });
 
-  router.get('/logs', async (koa) => {
+  router.get('/api/system/logs', async (koa) => {
     const { tail, level } = query(koa, OwnLogsQuery);
     koa.body = { lines: await readOwnLogs(ctx.settings.dataDir, tail, level) };
   });

@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { apiRouter } from './router';
 import { z } from 'zod';
 import { APP_NAME_RE } from '@slipway/contracts/names';
 import { HOUR, readTraffic } from '@slipway/core/traffic';
@@ -16,7 +17,7 @@ const TrafficQuery = z.object({
 
 /** `GET /api/traffic?range=7d&step=1h`: requests, 5xx and latency per app, counted by the gateway. */
 export function trafficRoutes(ctx: ApiContext): Router {
-  const router = new Router();
+  const router = apiRouter();
   router.get('/api/traffic', requireRedis(ctx.redis), async (koa) => {
     const { range, step, app } = query(koa, TrafficQuery);
     if (range > 8 * 24 * HOUR || (step === '1m' && range > 48 * HOUR)) {
