@@ -1,10 +1,12 @@
 import { bodyParser } from '@koa/bodyparser';
+import type Router from '@koa/router';
 import Koa from 'koa';
 import type { ApiContext } from './context';
 import { appendAudit } from './audit';
 import type { Principal } from './auth/accounts';
 import { AppError } from './errors';
 import { authenticate } from './middleware/auth';
+import { isApiSpace } from './middleware/canonical-path';
 import { securityHeaders } from './middleware/security-headers';
 import { authRoutes } from './routes/auth';
 import { errorHandler } from './middleware/error-handler';
@@ -39,7 +41,22 @@ export function createApp(ctx: ApiContext): Koa {
       },
     }),
   );
-  const routers = [
+  const routers = apiRouters(ctx);
+  for (const router of routers) {
+    app.use(router.routes()).use(router.allowedMethods({ throw: false }));
+  }
+  // An API path no router took (another spelling of a route, or no route at all) is a 404, never the panel's page.
+  app.use(async (koa, next) => {
+    if (isApiSpace(koa.state.canonicalPath as string) && koa.body === undefined && koa.status === 404) throw new AppError(404, 'not_found', `No route for ${koa.method} ${koa.path}`);
+    return next();
+  });
+  app.use(uiRoutes());
+  return app;
+}
+
+/** Every router of the API, in the order they are tried (the security suite walks their route table). */
+export function apiRouters(ctx: ApiContext): Router[] {
+  return [
     healthRoutes(ctx),
     authRoutes(ctx),
     metricsRoutes(ctx),
@@ -51,11 +68,6 @@ export function createApp(ctx: ApiContext): Koa {
     trafficRoutes(ctx),
     systemRoutes(ctx),
   ];
-  for (const router of routers) {
-    app.use(router.routes()).use(router.allowedMethods({ throw: false }));
-  }
-  app.use(uiRoutes());
-  return app;
 }
 
 /** Token use goes to the audit log at most once an hour per token (every request would drown it). */

@@ -1,7 +1,9 @@
 /**
- * Authentication on every route but `/healthz`, the login/setup routes and the panel's static files
- * (SPEC §5): a bearer token (`Authorization: Bearer slw_…`) or the panel's session cookie. One table
- * decides which scope each route needs, so a new route cannot be left open by forgetting a decorator.
+ * The gate: authentication on every route but `/healthz`, the login/setup routes and the panel's static
+ * files (SPEC §5): a bearer token (`Authorization: Bearer slw_…`) or the panel's session cookie. One table
+ * decides which scope each route needs, so a new route cannot be left open by forgetting a decorator. The
+ * table is read with the canonical path (decoded, dot segments refused, slashes collapsed, case-folded):
+ * however a path is spelled, it is judged as the route it could reach (issue 12).
  * Requests made with the cookie that change something also need the CSRF header and a same-origin Origin.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -9,6 +11,7 @@ import type { Middleware } from 'koa';
 import { scopeAllows, type Scope } from '@slipway/contracts/auth';
 import type { Accounts, Principal } from '../auth/accounts';
 import { AppError } from '../errors';
+import { canonicalPath } from './canonical-path';
 
 export const SESSION_COOKIE = 'slipway_session';
 export const CSRF_HEADER = 'x-slipway-csrf';
@@ -32,7 +35,7 @@ const RULES: Array<[method: string, path: RegExp, need: Need]> = [
   ['*', /^\/api\//, 'admin'],
 ];
 
-/** What a request needs; the panel's own pages (outside /api) are public, they hold no data. */
+/** What a request to a canonical path needs; the panel's own pages (outside /api) are public, they hold no data. */
 export function requirement(method: string, path: string): Need {
   for (const [m, re, need] of RULES) if ((m === '*' || m === method) && re.test(path)) return need;
   return path.startsWith('/api') ? 'admin' : 'public';
@@ -42,7 +45,10 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function authenticate(accounts: Accounts, onTokenUse: (p: Principal) => void): Middleware {
   return async (ctx, next) => {
-    const need = requirement(ctx.method, ctx.path);
+    const canonical = canonicalPath(ctx.path);
+    if (!canonical.ok) throw new AppError(canonical.status, canonical.status === 404 ? 'not_found' : 'bad_request', `No route for this path: ${canonical.reason}`);
+    ctx.state.canonicalPath = canonical.path;
+    const need = requirement(ctx.method.toUpperCase(), canonical.path);
     if (need === 'public') {
       // Who is asking still matters to some public routes (the audit of a setup), never enough to fail them.
       const principal = await identify(ctx.get('authorization'), ctx.cookies.get(SESSION_COOKIE), accounts).catch(() => null);
