@@ -1,10 +1,11 @@
 /**
  * Stage 1: the upload becomes `<data>/cluster/<app>/<version>/`. Extraction goes to a staging folder
  * next to it and is renamed into place only when the whole archive passed, so a refused archive leaves
- * nothing behind and a half-unpacked tree is never visible (SPEC §2).
+ * nothing behind and a half-unpacked tree is never visible (SPEC §2). Links are judged twice: entry by
+ * entry through the links before it (so nothing is written through one), then the finished tree on disk.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +14,9 @@ import * as tarFs from 'tar-fs';
 import * as tarStream from 'tar-stream';
 import yauzl from 'yauzl';
 import { checkEntryPath, checkLinkTarget, isUnsafeZipNameError, sniffFile } from '@slipway/core/archive';
+import { LinkTracker, type EntryKind } from '@slipway/core/links';
 import { PipelineError } from '../errors';
+import { checkLinksOnDisk } from './tree';
 
 export interface UnpackInput {
   archivePath: string;
@@ -47,6 +50,8 @@ export async function unpack(input: UnpackInput): Promise<SourceDir> {
     if (counter.files === 0) throw new PipelineError('empty_archive', 'The archive holds no files');
 
     const root = await singleTopFolder(staging);
+    // Judged from the folder that becomes the app's root, once every link exists.
+    await checkLinksOnDisk(root);
     await rm(target, { recursive: true, force: true });
     await rename(root, target);
     return { dir: target, files: counter.files, bytes: counter.bytes };
@@ -83,6 +88,7 @@ function byteCap(maxBytes: number): Transform {
 
 async function untar(input: UnpackInput, staging: string, gzipped: boolean, counter: Counter): Promise<void> {
   let refusal: PipelineError | null = null;
+  const links = new LinkTracker();
   const extract = tarStream.extract();
   // Registered before tar-fs's own listener, so every header is checked before tar-fs touches the disk.
   extract.on('entry', (header: tarStream.Header, stream: NodeJS.EventEmitter) => {
@@ -90,17 +96,19 @@ async function untar(input: UnpackInput, staging: string, gzipped: boolean, coun
     stream.on('error', () => {});
     if (refusal) return;
     try {
-      checkHeader(header, input, counter);
+      checkHeader(header, input, counter, links);
     } catch (err) {
       refusal = err as PipelineError;
       extract.destroy(refusal);
     }
   });
-  const options: tarFs.ExtractOptions & { extract: tarStream.Extract; chown: boolean; strict: boolean } = {
+  const options: tarFs.ExtractOptions & { extract: tarStream.Extract; chown: boolean; strict: boolean; validateSymlinks: boolean } = {
     extract,
     chown: false,
     strict: true,
     ignore: () => refusal !== null,
+    // tar-fs's own check refuses any link to a link, even inside; the tracker above judges links exactly.
+    validateSymlinks: false,
     // Directories without write permission for us would stop the extraction half-way.
     dmode: 0o700,
     fmode: 0o600,
@@ -120,19 +128,26 @@ async function untar(input: UnpackInput, staging: string, gzipped: boolean, coun
 }
 
 /** Refuses the whole archive for one bad header: unsafe name, link leaving the folder, special file, caps. */
-function checkHeader(header: tarStream.Header, input: UnpackInput, counter: Counter): void {
+function checkHeader(header: tarStream.Header, input: UnpackInput, counter: Counter, links: LinkTracker): void {
   const checked = checkEntryPath(header.name);
   if (!checked.ok) throw new PipelineError('unsafe_archive', `Refused: ${checked.reason}`);
   const type = header.type ?? 'file';
-  if (type === 'symlink') {
-    const link = checkLinkTarget(checked.path, header.linkname ?? '');
-    if (!link.ok) throw new PipelineError('unsafe_archive', `Refused: ${link.reason}`);
-  } else if (type === 'link') {
-    throw new PipelineError('unsafe_archive', `Refused: hard link "${checked.path}"`);
-  } else if (type !== 'file' && type !== 'directory') {
+  if (type === 'link') throw new PipelineError('unsafe_archive', `Refused: hard link "${checked.path}"`);
+  if (type !== 'file' && type !== 'directory' && type !== 'symlink') {
     throw new PipelineError('unsafe_archive', `Refused: "${checked.path}" is a ${type}; only files, folders and links are allowed`);
   }
+  admit(links, checked.path, type, header.linkname ?? '');
   countEntry(input, counter, header.size ?? 0);
+}
+
+/** The entry's place judged through the links before it; a link's target also by its text. */
+function admit(links: LinkTracker, rel: string, kind: EntryKind, target: string): void {
+  if (kind === 'symlink') {
+    const text = checkLinkTarget(rel, target);
+    if (!text.ok) throw new PipelineError('unsafe_archive', `Refused: ${text.reason}`);
+  }
+  const placed = links.admit(rel, kind, target);
+  if (!placed.ok) throw new PipelineError('unsafe_archive', `Refused: ${placed.reason}`);
 }
 
 async function unzip(input: UnpackInput, staging: string, counter: Counter): Promise<void> {
@@ -142,30 +157,26 @@ async function unzip(input: UnpackInput, staging: string, counter: Counter): Pro
   } catch (err) {
     throw asArchiveError(err);
   }
-  const links = new Set<string>();
+  const links = new LinkTracker();
   try {
     for await (const entry of zip.eachEntry()) {
       const checked = checkEntryPath(entry.fileName);
       if (!checked.ok) throw new PipelineError('unsafe_archive', `Refused: ${checked.reason}`);
       if (!checked.path) continue;
       const rel = checked.path;
-      // Never write through a link this archive created.
-      for (const link of links) {
-        if (rel === link || rel.startsWith(`${link}/`)) throw new PipelineError('unsafe_archive', `Refused: "${rel}" goes through the link "${link}"`);
-      }
       const mode = (entry.externalFileAttributes >>> 16) & 0o170000;
       const dest = path.join(staging, rel);
       countEntry(input, counter, entry.uncompressedSize);
       if (entry.fileName.endsWith('/') || mode === 0o040000) {
+        admit(links, rel, 'directory', '');
         await mkdir(dest, { recursive: true, mode: 0o755 });
       } else if (mode === 0o120000) {
         const target = (await readStream(await zip.openReadStreamPromise(entry), 4096)).toString('utf8');
-        const link = checkLinkTarget(rel, target);
-        if (!link.ok) throw new PipelineError('unsafe_archive', `Refused: ${link.reason}`);
+        admit(links, rel, 'symlink', target);
         await mkdir(path.dirname(dest), { recursive: true });
         await symlink(target, dest);
-        links.add(rel);
       } else if (mode === 0 || mode === 0o100000) {
+        admit(links, rel, 'file', '');
         await mkdir(path.dirname(dest), { recursive: true });
         const executable = ((entry.externalFileAttributes >>> 16) & 0o111) !== 0;
         await pipeline(
@@ -222,12 +233,3 @@ function asArchiveError(err: unknown): PipelineError {
   return new PipelineError('corrupt_archive', `The archive is corrupt or truncated: ${message}`);
 }
 
-/** package.json of the unpacked app, when there is one and it parses. */
-export async function readManifest(dir: string): Promise<Record<string, unknown> | null> {
-  try {
-    const parsed: unknown = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8'));
-    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
