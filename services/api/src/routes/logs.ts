@@ -1,10 +1,12 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { apiRouter } from './router';
 import { z } from 'zod';
 import type { LogLine } from '@slipway/contracts/logs';
 import { isAppName, VERSION_RE } from '@slipway/contracts/names';
 import { readLogs } from '@slipway/core/logs';
 import type { ApiContext } from '../context';
-import { AppError, notFound } from '../errors';
+import { notFound } from '../errors';
+import { logMatcher } from '../log-search';
 import { requireRedis } from '../middleware/redis-guard';
 import { query } from '../middleware/validate';
 
@@ -14,7 +16,7 @@ const HistoryQuery = z.object({
   tail: z.coerce.number().int().min(1).max(10_000).default(500),
   since: isoTime.optional(),
   until: isoTime.optional(),
-  /** Text (case-insensitive), or `/regex/flags`. */
+  /** Text (case-insensitive), or `/regex/flags` (run in linear time: see log-search.ts). */
   q: z.string().max(200).optional(),
   version: z.string().regex(VERSION_RE).optional(),
   stream: z.string().max(512).optional(),
@@ -27,7 +29,7 @@ const LiveQuery = z.object({
 });
 
 export function logRoutes(ctx: ApiContext): Router {
-  const router = new Router({ prefix: '/api/apps/:name/logs' });
+  const router = apiRouter();
   router.use(requireRedis(ctx.redis));
 
   const app = async (raw: string | undefined): Promise<string> => {
@@ -37,7 +39,7 @@ export function logRoutes(ctx: ApiContext): Router {
   };
 
   // History, newest `tail` matching lines (oldest first); kept after the containers are gone.
-  router.get('/', async (koa) => {
+  router.get('/api/apps/:name/logs', async (koa) => {
     const name = await app(koa.params.name);
     const q = query(koa, HistoryQuery);
     const lines = await readLogs(ctx.settings.dataDir, name, {
@@ -46,7 +48,7 @@ export function logRoutes(ctx: ApiContext): Router {
       until: q.until,
       version: q.version,
       stream: q.stream,
-      match: q.q ? matcher(q.q) : undefined,
+      match: q.q ? logMatcher(q.q) : undefined,
     });
     if (q.format === 'text') {
       koa.type = 'text/plain; charset=utf-8';
@@ -58,7 +60,7 @@ export function logRoutes(ctx: ApiContext): Router {
   });
 
   // Live, from the worker's one collector stream per container, fanned out through Redis pub/sub.
-  router.get('/stream', async (koa) => {
+  router.get('/api/apps/:name/logs/stream', async (koa) => {
     const name = await app(koa.params.name);
     const filter = query(koa, LiveQuery);
     const sse = ctx.sse.open(koa);
@@ -91,19 +93,4 @@ function serialized(batch: LogLine[], key: string, keep: (l: LogLine) => boolean
     byKey.set(key, text);
   }
   return text;
-}
-
-/** `/err(or)?/i` is a regular expression; anything else is case-insensitive text. */
-function matcher(q: string): (text: string) => boolean {
-  const re = /^\/(.+)\/([gimsuy]*)$/.exec(q);
-  if (re) {
-    try {
-      const pattern = new RegExp(re[1]!, re[2]!.replace('g', ''));
-      return (text) => pattern.test(text);
-    } catch (err) {
-      throw new AppError(400, 'bad_request', `query parameter "q": not a valid regular expression (${(err as Error).message})`);
-    }
-  }
-  const needle = q.toLowerCase();
-  return (text) => text.toLowerCase().includes(needle);
 }
