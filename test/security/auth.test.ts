@@ -6,6 +6,7 @@
 import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adoptAdminToken, tokenSignedIn } from '../helpers/admin';
 import { upload } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
 import { startSlipway, type Slipway } from '../helpers/slipway';
@@ -73,6 +74,8 @@ const ROUTES: Array<[string, string]> = [
 
 let readToken = '';
 let deployToken = '';
+/** The first-start token until the admin sets a password, then one the admin made signed in. */
+let adminToken = '';
 
 beforeAll(async () => {
   slipway = await startSlipway();
@@ -183,6 +186,10 @@ describe('first start, sessions and CSRF', () => {
     expect(res.status).toBe(200);
     expect((await http('GET', '/api/auth/status')).body).toEqual({ setupRequired: false });
     expect((await http('POST', '/api/auth/setup', { body: { token: slipway.token, password: 'someone-else-123' } })).status).toBe(403);
+    // The first-start token has ended with the tokens it made (issue 12): go on with tokens made signed in.
+    expect((await http('GET', '/api/apps', { token: slipway.token })).status).toBe(401);
+    adminToken = await adoptAdminToken(slipway.url, 'admin-password-123');
+    deployToken = await tokenSignedIn(slipway.url, 'shipper', 'shipper-password-123', 'deploy');
   });
 
   it('signs in with an HttpOnly, SameSite=Strict session cookie, new on every login', async () => {
@@ -214,7 +221,7 @@ describe('first start, sessions and CSRF', () => {
     const login = await http('POST', '/api/auth/login', { body: { username: 'reader', password: 'reader-password-123' } });
     const readerCookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
     expect((await http('GET', '/api/apps', { cookie: readerCookie })).status).toBe(200);
-    expect((await http('PUT', '/api/users/reader/password', { token: slipway.token, body: { password: 'reader-password-456' } })).status).toBe(204);
+    expect((await http('PUT', '/api/users/reader/password', { token: adminToken, body: { password: 'reader-password-456' } })).status).toBe(204);
     expect((await http('GET', '/api/apps', { cookie: readerCookie })).status).toBe(401);
   });
 });
@@ -245,7 +252,7 @@ describe('headers and the audit log', () => {
   });
 
   it('records who did what, when and from where', async () => {
-    const { body } = await http('GET', '/api/audit?limit=500', { token: slipway.token });
+    const { body } = await http('GET', '/api/audit?limit=500', { token: adminToken });
     const actions = body.entries.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome}`);
     for (const expected of ['deploy.create:ok', 'user.create:ok', 'token.create:ok', 'token.revoke:ok', 'auth.setup:ok', 'auth.setup:denied', 'auth.login:ok', 'auth.login:denied', 'auth.logout:ok', 'user.password:ok', 'app.settings:ok', 'token.use:ok']) {
       expect(actions, expected).toContain(expected);
@@ -253,7 +260,7 @@ describe('headers and the audit log', () => {
     const login = body.entries.find((e: { action: string; outcome: string }) => e.action === 'auth.login' && e.outcome === 'ok');
     expect(login).toMatchObject({ actor: expect.any(String), ip: expect.stringMatching(/127\.0\.0\.1/), ts: expect.any(String) });
     expect(JSON.stringify(body)).not.toMatch(/password-123/);
-    expect((await http('GET', '/api/audit?action=auth.login', { token: slipway.token })).body.entries.every((e: { action: string }) => e.action === 'auth.login')).toBe(true);
+    expect((await http('GET', '/api/audit?action=auth.login', { token: adminToken })).body.entries.every((e: { action: string }) => e.action === 'auth.login')).toBe(true);
   });
 });
 

@@ -30,6 +30,10 @@ export const TokenInfoSchema = z.object({
   lastUsedAt: z.string().nullable(),
   /** The first characters, to tell tokens apart; never enough to use one. */
   prefix: z.string(),
+  /** The token this one was minted with (revoking it revokes this one); null when made signed in. */
+  parent: z.string().nullable().optional(),
+  /** The first-start admin token, which ends when the admin sets a password. */
+  firstStart: z.literal(true).optional(),
 });
 export type TokenInfo = z.infer<typeof TokenInfoSchema>;
 

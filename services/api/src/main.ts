@@ -1,5 +1,4 @@
 /** The API process: HTTP in, records and jobs out. It never talks to Docker (only the worker does). */
-import { createServer } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { dataPaths, loadServiceSettings, settingsOrExit } from '@slipway/core/config';
 import { createLogger } from '@slipway/core/logger';
@@ -10,6 +9,7 @@ import { createApp } from './app';
 import { Accounts } from './auth/accounts';
 import { bootstrapAdmin, printToken } from './auth/bootstrap';
 import { EventHub } from './event-hub';
+import { createApiServer } from './http-server';
 import { SseHub } from './sse';
 
 const settings = settingsOrExit(() => loadServiceSettings('api'));
@@ -30,13 +30,10 @@ await waitReady(redis, 30_000);
 const { printed } = await bootstrapAdmin(redis, accounts, settings.adminToken);
 if (printed) printToken(printed);
 const app = createApp({ settings, redis, store: new Store(redis), queue, hub, sse: new SseHub({ total: settings.sseMaxTotal, perClient: settings.sseMaxPerClient, heartbeatMs: 15_000 }), accounts, log });
-const server = createServer(app.callback());
-// Uploads of hundreds of MiB on slow links: no overall request timeout, but idle sockets still close.
-server.requestTimeout = 0;
-// Idle keep-alive connections live longer than clients' own pools (undici: 4 s, browsers: ~60 s), so a
-// client never writes a request onto a socket the server is closing at that moment.
-server.keepAliveTimeout = 65_000;
-server.headersTimeout = 66_000;
+// The server has already replaced X-Forwarded-* with what it believes (./http-server): Koa may read them.
+app.proxy = true;
+// An address's connections: room for its event streams (capped per client by the SSE hub) and then some.
+const server = createApiServer(app.callback(), { trustedProxies: settings.trustedProxies, perAddress: Math.max(256, settings.sseMaxPerClient + 56) });
 server.listen(settings.port, settings.host, () => {
   log.info({ url: `http://${settings.host}:${settings.port}` }, 'api listening');
   process.send?.({ type: 'ready', service: 'api' });

@@ -1,6 +1,11 @@
 /**
  * Users, API tokens and panel sessions, in Redis. Only hashes of tokens and session ids are stored, so
  * reading Redis does not hand out credentials.
+ *
+ * Tokens form trees (SPEC §5): a token minted with a token is its child, never outliving it nor holding
+ * more, and revoking a token revokes everything below it. A token minted from a panel session is a root
+ * of its user's tree: the session proves the password, which is what a root stands on. The first-start
+ * admin token (printed, or SLIPWAY_ADMIN_TOKEN) ends, with its tree, once the admin has a password.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -14,10 +19,14 @@ const K = {
   userSessions: (name: string) => `slipway:user:${name}:sessions`,
   token: (hash: string) => `slipway:token:${hash}`,
   tokenIds: 'slipway:tokens:byid',
+  minted: (id: string) => `slipway:tokens:minted:${id}`,
   session: (hash: string) => `slipway:session:${hash}`,
 };
 
 export const SESSION_TTL_S = 7 * 24 * 3600;
+/** How deep a tree of tokens may grow: each use of a minted token checks that all its ancestors live. */
+export const MAX_GENERATIONS = 8;
+const DAY_MS = 86_400_000;
 
 export interface Principal {
   user: string;
@@ -37,10 +46,20 @@ interface TokenRecord {
   expiresAt: string | null;
   lastUsedAt: string | null;
   prefix: string;
+  /** The token it was minted with; null for a root. Absent on records older than token trees. */
+  parent?: string | null;
+  /** Ids of every ancestor, nearest first. */
+  lineage?: string[];
+  /** The first-start admin token, which ends when the admin sets a password. */
+  firstStart?: true;
 }
 
+export type MintResult = { ok: true; token: string; info: TokenInfo } | { ok: false; message: string };
+
+const info = ({ lineage: _internal, ...shown }: TokenRecord): TokenInfo => shown;
+
 export class Accounts {
-  /** `configuredAdminToken`: SLIPWAY_ADMIN_TOKEN, valid as long as it is set, even after Redis lost its records. */
+  /** `configuredAdminToken`: SLIPWAY_ADMIN_TOKEN, valid until the admin has a password, even after Redis lost its records. */
   constructor(
     private readonly redis: Redis,
     private readonly configuredAdminToken?: string,
@@ -79,10 +98,35 @@ export class Accounts {
     await this.redis.multi().del(K.user(name), K.userTokens(name), K.userSessions(name)).srem(K.users, name).exec();
   }
 
+  /**
+   * A token for `input.user` made by `by`. Made with a token: its child, expiring no later than it (its
+   * expiry when none is asked). Made from a session: a root, any expiry. Scopes are the caller's check.
+   */
+  async mintToken(by: Principal, input: { user: string; name: string; scope: Scope; expiresInDays?: number | undefined }): Promise<MintResult> {
+    const parent = by.via === 'token' ? await this.record(by.ref) : null;
+    if (by.via === 'token' && !parent) return { ok: false, message: 'The token making this one was revoked meanwhile' };
+    const asked = input.expiresInDays ? Date.now() + input.expiresInDays * DAY_MS : null;
+    const limit = parent?.expiresAt ? Date.parse(parent.expiresAt) : null;
+    if (asked !== null && limit !== null && asked > limit) {
+      const days = Math.floor((limit - Date.now()) / DAY_MS);
+      return { ok: false, message: `This token expires at ${parent!.expiresAt}: a token it makes cannot outlive it (ask for at most ${days} days, or none for the same expiry)` };
+    }
+    if (parent && (parent.lineage?.length ?? 0) + 1 >= MAX_GENERATIONS) {
+      return { ok: false, message: `Tokens minted by tokens go at most ${MAX_GENERATIONS} generations deep: make this one signed in to the panel` };
+    }
+    const expiresAt = asked ?? limit;
+    const made = await this.createToken({ user: input.user, name: input.name, scope: input.scope, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(), parent: parent?.id ?? null });
+    return { ok: true, ...made };
+  }
+
   /** Returns the token itself once; only its hash is kept. */
-  async createToken(input: { user: string; name: string; scope: Scope; expiresAt: string | null }, token = newToken()): Promise<{ token: string; info: TokenInfo }> {
+  async createToken(
+    input: { user: string; name: string; scope: Scope; expiresAt: string | null; parent?: string | null; firstStart?: boolean },
+    token = newToken(),
+  ): Promise<{ token: string; info: TokenInfo }> {
     const hash = sha256(token);
-    const info: TokenRecord = {
+    const parent = input.parent ? await this.record(input.parent) : null;
+    const record: TokenRecord = {
       id: hash.slice(0, 16),
       name: input.name,
       user: input.user,
@@ -91,14 +135,14 @@ export class Accounts {
       expiresAt: input.expiresAt,
       lastUsedAt: null,
       prefix: `${token.slice(0, TOKEN_PREFIX.length + 4)}…`,
+      parent: input.parent ?? null,
+      ...(parent ? { lineage: [parent.id, ...(parent.lineage ?? [])] } : {}),
+      ...(input.firstStart ? { firstStart: true as const } : {}),
     };
-    await this.redis
-      .multi()
-      .set(K.token(hash), JSON.stringify(info))
-      .hset(K.tokenIds, info.id, hash)
-      .sadd(K.userTokens(input.user), info.id)
-      .exec();
-    return { token, info };
+    const tx = this.redis.multi().set(K.token(hash), JSON.stringify(record)).hset(K.tokenIds, record.id, hash).sadd(K.userTokens(input.user), record.id);
+    if (input.parent) tx.sadd(K.minted(input.parent), record.id);
+    await tx.exec();
+    return { token, info: info(record) };
   }
 
   async listTokens(user?: string): Promise<TokenInfo[]> {
@@ -108,20 +152,47 @@ export class Accounts {
   }
 
   async tokenById(id: string): Promise<TokenInfo | null> {
-    const hash = await this.redis.hget(K.tokenIds, id);
-    const raw = hash ? await this.redis.get(K.token(hash)) : null;
-    return raw ? (JSON.parse(raw) as TokenInfo) : null;
+    const record = await this.record(id);
+    return record ? info(record) : null;
   }
 
-  async revokeToken(id: string): Promise<boolean> {
+  private async record(id: string): Promise<TokenRecord | null> {
     const hash = await this.redis.hget(K.tokenIds, id);
-    if (!hash) return false;
-    const raw = await this.redis.get(K.token(hash));
-    const info = raw ? (JSON.parse(raw) as TokenRecord) : null;
-    const tx = this.redis.multi().del(K.token(hash)).hdel(K.tokenIds, id);
-    if (info) tx.srem(K.userTokens(info.user), id);
-    await tx.exec();
-    return true;
+    const raw = hash ? await this.redis.get(K.token(hash)) : null;
+    return raw ? (JSON.parse(raw) as TokenRecord) : null;
+  }
+
+  /** Revokes a token and every token below it; returns the ids revoked (none: it was unknown). */
+  async revokeToken(id: string): Promise<string[]> {
+    const revoked: string[] = [];
+    const pending = [id];
+    while (pending.length) {
+      const next = pending.pop()!;
+      if (revoked.includes(next)) continue;
+      // Children first into the queue: a revocation cut short leaves orphans, which byToken refuses anyway.
+      pending.push(...(await this.redis.smembers(K.minted(next))));
+      const hash = await this.redis.hget(K.tokenIds, next);
+      const record = hash ? await this.record(next) : null;
+      const tx = this.redis.multi().hdel(K.tokenIds, next).del(K.minted(next));
+      if (hash) tx.del(K.token(hash));
+      if (record) tx.srem(K.userTokens(record.user), next);
+      if (record?.parent) tx.srem(K.minted(record.parent), next);
+      await tx.exec();
+      if (hash) revoked.push(next);
+    }
+    return revoked;
+  }
+
+  /** Ends the first-start admin token and its tree (SPEC §5: once the admin has a password). */
+  async endFirstStart(): Promise<string[]> {
+    const ended: string[] = [];
+    for (const id of await this.redis.smembers(K.userTokens('admin'))) {
+      const record = await this.record(id);
+      // Records from before token trees carry no flag: theirs were made under these two names.
+      const legacy = record?.parent === undefined && (record?.name === 'first start' || record?.name === 'SLIPWAY_ADMIN_TOKEN');
+      if (record?.firstStart || legacy) ended.push(...(await this.revokeToken(id)));
+    }
+    return ended;
   }
 
   /** The principal a bearer token stands for, or null (unknown, expired, or its user gone). */
@@ -130,21 +201,27 @@ export class Accounts {
     const hash = sha256(token);
     const raw = await this.redis.get(K.token(hash));
     if (!raw) return this.configuredAdmin(token);
-    const info = JSON.parse(raw) as TokenRecord;
-    if (info.expiresAt && Date.parse(info.expiresAt) < Date.now()) return null;
-    const user = await this.getUser(info.user);
+    const record = JSON.parse(raw) as TokenRecord;
+    if (record.expiresAt && Date.parse(record.expiresAt) < Date.now()) return null;
+    // Every ancestor still there: a revocation cut short (or racing this token's making) leaves no live orphan.
+    if (record.lineage?.length && (await this.redis.hmget(K.tokenIds, ...record.lineage)).some((h) => !h)) return null;
+    const user = await this.getUser(record.user);
     if (!user) return null;
     // A token never holds more than its user's role, even if the role was lowered after it was made.
-    const scope = scopeAllows(user.role, info.scope) ? info.scope : user.role;
-    return { user: info.user, scope, via: 'token', ref: info.id };
+    const scope = scopeAllows(user.role, record.scope) ? record.scope : user.role;
+    return { user: record.user, scope, via: 'token', ref: record.id };
   }
 
-  /** The configured admin token whose records are gone (Redis flushed): recreate them, and let it in. */
+  /**
+   * The configured admin token whose records are gone (Redis flushed): recreate them, and let it in, as
+   * long as the admin has no password (once it has, the first-start token has ended for good).
+   */
   private async configuredAdmin(token: string): Promise<Principal | null> {
     const configured = this.configuredAdminToken;
     if (!configured || token.length !== configured.length || !timingSafeEqual(Buffer.from(token), Buffer.from(configured))) return null;
+    if ((await this.getUser('admin'))?.hasPassword) return null;
     await this.createUser('admin', 'admin', null);
-    const { info } = await this.createToken({ user: 'admin', name: 'SLIPWAY_ADMIN_TOKEN', scope: 'admin', expiresAt: null }, token);
+    const { info } = await this.createToken({ user: 'admin', name: 'SLIPWAY_ADMIN_TOKEN', scope: 'admin', expiresAt: null, firstStart: true }, token);
     return { user: 'admin', scope: 'admin', via: 'token', ref: info.id };
   }
 

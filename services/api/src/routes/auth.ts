@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { apiRouter } from './router';
 import type { Context } from 'koa';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
@@ -7,7 +8,7 @@ import type { Principal } from '../auth/accounts';
 import { DUMMY_HASH, hashPassword, verifyPassword } from '../auth/secrets';
 import { audit, readAudit } from '../audit';
 import type { ApiContext } from '../context';
-import { AppError, conflict, notFound } from '../errors';
+import { AppError, conflict, notFound, redisUnavailable } from '../errors';
 import { SESSION_COOKIE } from '../middleware/auth';
 import { requireRedis } from '../middleware/redis-guard';
 import { body, query } from '../middleware/validate';
@@ -26,13 +27,16 @@ const NewToken = z
   .strict();
 const AuditQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), actor: z.string().max(64).optional(), action: z.string().max(64).optional() });
 
-/** Failed logins allowed before a 15-minute pause: per address, and per user name. */
+/**
+ * Attempts allowed before a 15-minute pause: per address, and per user name. An attempt is spent before
+ * the password hash (atomically, so a parallel burst cannot pass the limit) and given back on success.
+ */
 const PER_IP = 10;
 const PER_USER = 5;
 const WINDOW_S = 15 * 60;
 
 export function authRoutes(ctx: ApiContext): Router {
-  const router = new Router();
+  const router = apiRouter();
   router.use(requireRedis(ctx.redis));
   const { accounts } = ctx;
   const byIp = new RateLimiterRedis({ storeClient: ctx.redis, keyPrefix: 'slipway:rl:login-ip', points: PER_IP, duration: WINDOW_S });
@@ -52,36 +56,43 @@ export function authRoutes(ctx: ApiContext): Router {
   });
 
   router.post('/api/auth/setup', async (koa) => {
-    await limited(koa, byIp, koa.ip);
+    await spend(byIp, koa.ip);
     const { token, password } = body(koa, Setup);
     const admin = await accounts.getUser('admin');
     const principal = await accounts.byToken(token).catch(() => null);
     if (!admin || admin.hasPassword || !principal || principal.user !== 'admin' || principal.scope !== 'admin') {
-      await byIp.penalty(koa.ip).catch(() => null);
       await audit(ctx.redis, koa, { action: 'auth.setup', actor: 'admin', outcome: 'denied' });
       throw new AppError(403, 'forbidden', admin?.hasPassword ? 'Slipway is set up already: sign in' : 'That is not the admin token printed at first start');
     }
     await accounts.setPassword('admin', await hashPassword(password));
+    // SPEC §5: the first-start token stops working once the admin has a password (with what it minted).
+    const ended = await accounts.endFirstStart();
+    await byIp.reward(koa.ip).catch(() => null);
     koa.state.principal = { user: 'admin', scope: 'admin', via: 'session', ref: 'setup' } satisfies Principal;
     const csrf = await startSession(koa, 'admin');
-    await audit(ctx.redis, koa, { action: 'auth.setup', target: 'admin' });
+    await audit(ctx.redis, koa, { action: 'auth.setup', target: 'admin', details: { tokensEnded: ended.length } });
     koa.body = { user: { name: 'admin', role: 'admin' }, csrf };
   });
 
   router.post('/api/auth/login', async (koa) => {
     const { username, password } = body(koa, Login);
     const name = username.toLowerCase();
-    await limited(koa, byIp, koa.ip);
-    await limited(koa, byUser, name);
+    await spend(byIp, koa.ip);
+    try {
+      await spend(byUser, name);
+    } catch (err) {
+      // Refused before the hash: not an attempt from this address.
+      await byIp.reward(koa.ip).catch(() => null);
+      throw err;
+    }
     const user = USERNAME_RE.test(name) ? await accounts.getUser(name) : null;
     // The same work whether the user exists or not: no timing difference to probe names with.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !user.passwordHash || !ok) {
-      await Promise.all([byIp.penalty(koa.ip).catch(() => null), byUser.penalty(name).catch(() => null)]);
       await audit(ctx.redis, koa, { action: 'auth.login', actor: name.slice(0, 64), outcome: 'denied' });
       throw new AppError(401, 'unauthorized', 'Wrong user name or password');
     }
-    await byUser.delete(name).catch(() => null);
+    await Promise.all([byUser.delete(name).catch(() => null), byIp.reward(koa.ip).catch(() => null)]);
     koa.state.principal = { user: user.name, scope: user.role, via: 'session', ref: 'login' } satisfies Principal;
     const csrf = await startSession(koa, user.name);
     await audit(ctx.redis, koa, { action: 'auth.login' });
@@ -149,9 +160,10 @@ export function authRoutes(ctx: ApiContext): Router {
     if (!scopeAllows(user.role, input.scope) || !scopeAllows(p.scope, input.scope)) {
       throw new AppError(403, 'forbidden', `A token cannot hold more than its user's role ("${user.role}") or yours ("${p.scope}")`);
     }
-    const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000).toISOString() : null;
-    const { token, info } = await accounts.createToken({ user: owner, name: input.name, scope: input.scope, expiresAt });
-    await audit(ctx.redis, koa, { action: 'token.create', target: info.id, details: { user: owner, scope: input.scope, name: input.name } });
+    const made = await accounts.mintToken(p, { user: owner, name: input.name, scope: input.scope, expiresInDays: input.expiresInDays });
+    if (!made.ok) throw new AppError(403, 'forbidden', made.message);
+    const { token, info } = made;
+    await audit(ctx.redis, koa, { action: 'token.create', target: info.id, details: { user: owner, scope: input.scope, name: input.name, parent: info.parent ?? null } });
     koa.status = 201;
     koa.body = { token, info, note: 'Shown once: store it now' };
   });
@@ -160,8 +172,9 @@ export function authRoutes(ctx: ApiContext): Router {
     const p = me(koa);
     const info = await accounts.tokenById(koa.params.id ?? '');
     if (!info || (info.user !== p.user && p.scope !== 'admin')) throw notFound('not_found', 'No such token');
-    await accounts.revokeToken(info.id);
-    await audit(ctx.redis, koa, { action: 'token.revoke', target: info.id, details: { user: info.user, name: info.name } });
+    // With every token it minted, and theirs (SPEC §5).
+    const revoked = await accounts.revokeToken(info.id);
+    await audit(ctx.redis, koa, { action: 'token.revoke', target: info.id, details: { user: info.user, name: info.name, minted: revoked.slice(1) } });
     koa.status = 204;
   });
 
@@ -172,11 +185,14 @@ export function authRoutes(ctx: ApiContext): Router {
   return router;
 }
 
-/** 429 with Retry-After while `key` has used up its failures. */
-async function limited(koa: Context, limiter: RateLimiterRedis, key: string): Promise<void> {
-  const state = await limiter.get(key).catch(() => null);
-  if (state instanceof RateLimiterRes && state.consumedPoints >= limiter.points) {
-    const retry = Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+/** Spends one attempt of `key` (one Redis round trip, atomic); 429 with Retry-After when none is left. */
+async function spend(limiter: RateLimiterRedis, key: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (res) {
+    // Without Redis there is no counter: refuse rather than let guesses through uncounted.
+    if (!(res instanceof RateLimiterRes)) throw redisUnavailable();
+    const retry = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
     throw new AppError(429, 'too_many_requests', `Too many failed attempts; try again in ${retry} s`, { 'Retry-After': String(retry) });
   }
 }
