@@ -50,6 +50,27 @@ describe('swarm mode', () => {
     expect(spec.Labels).toMatchObject({ 'io.slipway.app': 'swarmed', 'io.slipway.version': '1.0.0', 'io.slipway.instance': slipway.instance });
   });
 
+  it("hardens the service's tasks as docker mode hardens containers (issue 12)", async () => {
+    const spec = (await service()).Spec!;
+    const container = spec.TaskTemplate?.ContainerSpec as Record<string, unknown>;
+    expect(container).toMatchObject({ Init: true, CapabilityDrop: ['ALL'], CapabilityAdd: ['CAP_NET_BIND_SERVICE'] });
+    expect(spec.TaskTemplate?.Resources?.Limits).toMatchObject({ NanoCPUs: 1e9, MemoryBytes: 512 * 1024 * 1024, Pids: 256 });
+    expect(spec.EndpointSpec?.Ports).toEqual([expect.objectContaining({ PublishMode: 'host', TargetPort: 3000 })]);
+
+    // What the engine really gave the running task's container.
+    const [task] = await docker.listContainers({ filters: { label: ['com.docker.swarm.service.name=slipway_swarmed'] } });
+    const info = await docker.getContainer(task!.Id).inspect();
+    expect(info.HostConfig).toMatchObject({ CapDrop: ['ALL'], CapAdd: ['CAP_NET_BIND_SERVICE'], Memory: 512 * 1024 * 1024, NanoCpus: 1e9, PidsLimit: 256, Init: true, Privileged: false });
+    expect(info.HostConfig.Binds ?? []).toEqual([]);
+    console.log('task networks', Object.keys(info.NetworkSettings.Networks ?? {}));
+    const apiVersion = (await docker.version()).ApiVersion;
+    const [major, minor] = apiVersion.split('.').map(Number);
+    // no-new-privileges for a service exists from API 1.44 (Docker 25); older engines drop it (docs/swarm.md).
+    const supported = major! > 1 || minor! >= 44;
+    const noNewPrivileges = (info.HostConfig.SecurityOpt ?? []).some((o: string) => o.startsWith('no-new-privileges'));
+    expect({ apiVersion, noNewPrivileges }).toEqual({ apiVersion, noNewPrivileges: supported });
+  });
+
   it('updates the service to a new version', async () => {
     const res = await upload(slipway.url, await fixtureTgz('hello', { name: 'swarmed', version: '2.0.0' }), 'swarmed.tgz');
     expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');

@@ -36,7 +36,14 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
   await report.enter('build');
   const built = await build(
     engine,
-    { source, image: imageOf(ctx, job), labels: labelsFor(job.app, job.version, job.deployId, settings.instance), baseImage: settings.baseImage, timeoutMs: settings.buildTimeoutMs },
+    {
+      source,
+      image: imageOf(ctx, job),
+      labels: labelsFor(job.app, job.version, job.deployId, settings.instance),
+      baseImage: settings.baseImage,
+      timeoutMs: settings.buildTimeoutMs,
+      limits: { memoryBytes: settings.buildMemoryBytes, cpus: settings.buildCpus, pids: settings.buildPids, networkPool: settings.networkPool },
+    },
     (line) => {
       report.log(line);
       const step = /^Step (\d+)\/(\d+) :/.exec(line);
@@ -79,6 +86,7 @@ async function runCandidate(ctx: WorkerContext, target: Target, report: Reporter
     stopGraceS: settings.stopGraceS,
     liveContainerId: record.containerId,
     takenPorts: managed.flatMap((c) => c.ports.map((p) => p.hostPort)).filter((p): p is number => typeof p === 'number'),
+    networkPool: settings.networkPool,
   });
   report.log(`Started ${candidate.name} on ${settings.bind}:${candidate.hostPort} (container port ${candidate.containerPort})`);
 

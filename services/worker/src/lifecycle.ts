@@ -102,6 +102,8 @@ async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string): Pro
     await ctx.engine.stopAndRemove(container.id, ctx.settings.stopGraceS);
   }
   for (const image of await ctx.engine.listImages(app)) await ctx.engine.removeImageById(image.id);
+  // Its network goes once no container of it is left (SPEC §3 "Networks").
+  await ctx.engine.removeNetworks({ [LABEL.app]: app });
   const data = dataPaths(ctx.settings.dataDir);
   await rm(path.join(data.cluster, app), { recursive: true, force: true });
   await rm(path.join(data.archives, app), { recursive: true, force: true });

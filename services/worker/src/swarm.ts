@@ -33,7 +33,7 @@ interface Target {
   deployId: string;
 }
 
-export function swarmImage(ctx: WorkerContext, target: { app: string; version: string }): string {
+export function swarmImage(ctx: Pick<WorkerContext, 'settings'>, target: { app: string; version: string }): string {
   const local = `${ctx.settings.imagePrefix}${target.app}:${target.version}`;
   return ctx.settings.registry ? `${ctx.settings.registry}/${local}` : local;
 }
@@ -61,6 +61,8 @@ export async function runOnSwarm(ctx: WorkerContext, target: Target, report: Rep
   const spec = serviceSpec(ctx, target, appSettings, containerPort, hostPort);
   await engine.upsertService(spec, existing);
   report.log(`${existing ? 'Updated' : 'Created'} service ${name} to ${swarmImage(ctx, target)} (published port ${hostPort}, ${settings.swarmPublishMode})`);
+  // Swarm's published ports have no host address (PortConfig has none, in any API version).
+  if (settings.bind !== '0.0.0.0') report.log(`Port ${hostPort} is published on every address of ${settings.swarmPublishMode === 'host' ? "the task's node" : 'every node'}: SLIPWAY_BIND does not apply in swarm mode (docs/swarm.md)`);
 
   await report.enter('health');
   const task = await converge(ctx, name, target, (fraction) => void report.within(fraction).catch(() => {}));
@@ -86,7 +88,7 @@ export async function runOnSwarm(ctx: WorkerContext, target: Target, report: Rep
   return { app: target.app, version: target.version, containerId: task.containerId, port: hostPort, startedAt, replaced };
 }
 
-function serviceSpec(ctx: WorkerContext, target: Target, app: AppSettings, containerPort: number, hostPort: number): Record<string, unknown> {
+export function serviceSpec(ctx: Pick<WorkerContext, 'settings'>, target: Target, app: AppSettings, containerPort: number, hostPort: number): Record<string, unknown> {
   const labels = labelsFor(target.app, target.version, target.deployId, ctx.settings.instance);
   const host = ctx.settings.swarmPublishMode === 'host';
   return {
@@ -101,6 +103,9 @@ function serviceSpec(ctx: WorkerContext, target: Target, app: AppSettings, conta
         StopGracePeriod: ctx.settings.stopGraceS * SECOND,
         CapabilityDrop: ['ALL'],
         CapabilityAdd: ['CAP_NET_BIND_SERVICE'],
+        // Engines from API 1.44 (Docker 25) apply it; older ones drop the field without a word, and only the
+        // daemon's own `no-new-privileges` option covers their tasks (docs/swarm.md).
+        Privileges: { NoNewPrivileges: true },
         Healthcheck: { Test: ['CMD-SHELL', HEALTH_CMD], Interval: 2 * SECOND, Timeout: 2 * SECOND, Retries: 3, StartPeriod: 3 * SECOND },
       },
       Resources: { Limits: { NanoCPUs: Math.round(app.cpus * 1e9), MemoryBytes: app.memoryMb * 1024 * 1024, Pids: 256 } },

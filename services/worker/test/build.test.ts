@@ -3,11 +3,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startScript, withLabels } from '../src/stages/build';
+import { instructions } from '../src/stages/dockerfile';
 
 describe('withLabels', () => {
   it('appends one LABEL line after the last instruction', () => {
     const out = withLabels('FROM node:20-slim\nCMD ["node"]\n\n\n', { 'io.slipway.app': 'shop', 'io.slipway.version': '1.0.0' });
     expect(out).toBe('FROM node:20-slim\nCMD ["node"]\n\n# Added by Slipway\nLABEL io.slipway.app="shop" io.slipway.version="1.0.0"\n');
+  });
+
+  it('lands as an instruction of its own after a last line that ends in a continuation (issue 12)', () => {
+    const labels = { 'io.slipway.app': 'shop' };
+    const last = (dockerfile: string) => instructions(withLabels(dockerfile, labels)).at(-1);
+    expect(last('FROM x\nRUN echo built \\\n')).toMatchObject({ keyword: 'LABEL', args: 'io.slipway.app="shop"' });
+    expect(last('FROM x\r\nRUN echo built \\  \r\n# trailing comment\r\n\r\n')).toMatchObject({ keyword: 'LABEL' });
+    expect(last('# escape=`\nFROM x\nRUN echo built `\n')).toMatchObject({ keyword: 'LABEL' });
+    expect(instructions(withLabels('FROM x\nRUN echo built \\\n', labels)).at(-2)).toMatchObject({ keyword: 'RUN', args: 'echo built' });
   });
 });
 

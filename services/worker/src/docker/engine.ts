@@ -5,7 +5,9 @@
 import { PassThrough, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { BuildOutputParser, demuxLogs } from './build-output';
+import type { EngineFacts } from './build-pids';
 import { LABEL } from './labels';
+import { NetworkClient } from './networks';
 
 export interface ContainerSpec {
   name: string;
@@ -19,6 +21,17 @@ export interface ContainerSpec {
   nanoCpus: number;
   pidsLimit: number;
   stopGraceS: number;
+  /** The app's own network (SPEC §3 "Networks"). */
+  network: string;
+}
+
+/** What a build may use: every step's container gets these. */
+export interface BuildLimits {
+  memoryBytes: number;
+  cpus: number;
+  network: string;
+  /** A parent cgroup whose pids.max bounds the build (see build-pids.ts). */
+  cgroupParent?: string | undefined;
 }
 
 export interface ContainerInfo {
@@ -57,16 +70,18 @@ export class BuildError extends Error {
 
 export class Engine {
   readonly docker: Docker;
+  private readonly networks: NetworkClient;
 
   /**
    * `instance`: when given, every listing and event watch is limited to resources carrying this
    * installation's label, and nothing else is removed as "ours".
    */
   constructor(
-    dockerHost?: string,
+    private readonly dockerHost?: string,
     readonly instance?: string,
   ) {
     this.docker = dockerHost ? new Docker(dockerOptions(dockerHost)) : new Docker();
+    this.networks = new NetworkClient(this.docker, instance);
   }
 
   private scoped(labels: string[]): string[] {
@@ -93,7 +108,7 @@ export class Engine {
    */
   async build(
     context: Readable,
-    opts: { tag: string; dockerfile: string; buildargs: Record<string, string>; timeoutMs: number },
+    opts: { tag: string; dockerfile: string; buildargs: Record<string, string>; timeoutMs: number; limits: BuildLimits },
     onLine: (line: string) => void,
   ): Promise<{ imageId: string }> {
     const abort = new AbortController();
@@ -118,6 +133,12 @@ export class Engine {
         rm: true,
         // The legacy builder leaves the failed step's container behind unless told otherwise.
         forcerm: true,
+        memory: opts.limits.memoryBytes,
+        memswap: opts.limits.memoryBytes,
+        cpuperiod: CPU_PERIOD_US,
+        cpuquota: Math.round(opts.limits.cpus * CPU_PERIOD_US),
+        networkmode: opts.limits.network,
+        ...(opts.limits.cgroupParent ? { cgroupparent: opts.limits.cgroupParent } : {}),
         abortSignal: abort.signal,
       } as Docker.ImageBuildOptions)) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) => {
@@ -144,6 +165,46 @@ export class Engine {
     if (errors.length) throw new BuildError(errors.join('\n'));
     if (!imageId) throw new BuildError('The build ended without producing an image');
     return { imageId };
+  }
+
+  /** What decides whether builds can get a pid limit (build-pids.ts). */
+  async buildFacts(): Promise<EngineFacts> {
+    const info = (await this.info()) as { CgroupDriver?: string; CgroupVersion?: string };
+    const local = !this.dockerHost || this.dockerHost.startsWith('unix://');
+    return { local, cgroupDriver: info.CgroupDriver ?? 'unknown', cgroupVersion: info.CgroupVersion ?? '1' };
+  }
+
+  /** An image's labels and ONBUILD triggers, or null when the engine does not have it. */
+  async imageConfig(image: string): Promise<{ labels: Record<string, string>; onBuild: string[] } | null> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return { labels: info.Config?.Labels ?? {}, onBuild: (info.Config as { OnBuild?: string[] | null } | undefined)?.OnBuild ?? [] };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw engineError('inspect image', err);
+    }
+  }
+
+  /** Pulls an image, failing on the pull's error lines. */
+  async pull(image: string): Promise<void> {
+    const stream = (await this.call('pull image', () => this.docker.pull(image))) as NodeJS.ReadableStream;
+    const parser = new BuildOutputParser();
+    const errors: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (c: Buffer) => parser.push(c).forEach((m) => m.kind === 'error' && errors.push(m.text)));
+      stream.on('end', () => resolve());
+      stream.on('error', reject);
+    });
+    if (errors.length) throw new EngineError(`Docker could not pull ${image}: ${errors.join('; ')}`);
+  }
+
+  async ensureNetwork(name: string, labels: Record<string, string>, opts: { icc: boolean; pool: string }): Promise<string> {
+    return this.call('create network', () => this.networks.ensure(name, labels, opts));
+  }
+
+  /** Removes this installation's networks carrying `labels`. */
+  async removeNetworks(labels: Record<string, string>): Promise<number> {
+    return this.call('remove network', () => this.networks.remove(labels));
   }
 
   async imageExposedPort(image: string): Promise<number | null> {
@@ -200,6 +261,7 @@ export class Engine {
         ExposedPorts: { [port]: {} },
         StopTimeout: spec.stopGraceS,
         HostConfig: {
+          NetworkMode: spec.network,
           PortBindings: { [port]: [{ HostIp: spec.hostIp, HostPort: String(spec.hostPort) }] },
           RestartPolicy: { Name: 'unless-stopped' },
           Init: true,
@@ -538,6 +600,9 @@ function splitRef(ref: string): [string, string] {
   const at = ref.lastIndexOf(':');
   return at > ref.lastIndexOf('/') ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, 'latest'];
 }
+
+/** The CFS period build steps get their CPU quota in (Docker's default). */
+const CPU_PERIOD_US = 100_000;
 
 export function statusOf(err: unknown): number | undefined {
   const status = (err as { statusCode?: unknown }).statusCode;

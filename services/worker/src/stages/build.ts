@@ -2,7 +2,7 @@
  * Stage 2: an image `<prefix><app>:<version>` from the app's own Dockerfile, or from the Node template
  * (SPEC §3). The build context is packed here, honouring .dockerignore like the docker CLI does.
  */
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dockerignore from '@balena/dockerignore';
@@ -12,8 +12,10 @@ import type { Headers } from 'tar-fs';
 import type { Engine } from '../docker/engine';
 import { BuildError, EngineError } from '../docker/engine';
 import { PipelineError } from '../errors';
+import { containBuild, refuseHostFetches, requireLabels, type BuildSettings } from './contain';
+import { escapeChar } from './dockerfile';
+import { existsInside, readInside, readManifest } from './tree';
 import type { SourceDir } from './unpack';
-import { readManifest } from './unpack';
 
 export const TEMPLATE_PATH = fileURLToPath(new URL('../../../../templates/Dockerfile.node', import.meta.url));
 
@@ -23,6 +25,7 @@ export interface BuildInput {
   labels: Record<string, string>;
   baseImage: string;
   timeoutMs: number;
+  limits: BuildSettings;
 }
 
 export interface BuiltImage {
@@ -39,30 +42,36 @@ const TEMPLATE_IGNORES = ['node_modules', '.git'];
 
 export async function build(engine: Engine, input: BuildInput, onLine: (line: string) => void): Promise<BuiltImage> {
   const dir = input.source.dir;
-  const own = await readFile(path.join(dir, 'Dockerfile'), 'utf8').catch(() => null);
+  const own = (await readInside(dir, 'Dockerfile'))?.toString('utf8') ?? null;
   if (own !== null && Buffer.byteLength(own) > MAX_DOCKERFILE_BYTES) throw new PipelineError('build_failed', 'The Dockerfile is larger than 1 MiB');
-  const dockerfile = withLabels(own ?? (await readFile(TEMPLATE_PATH, 'utf8')), input.labels);
+  const source = own ?? (await readFile(TEMPLATE_PATH, 'utf8'));
+  const buildargs: Record<string, string> = own !== null ? {} : { BASE_IMAGE: input.baseImage };
+  await refuseHostFetches(engine, source, buildargs);
+  const dockerfile = withLabels(source, input.labels);
   const context = await packContext(dir, dockerfile, own === null);
   onLine(own !== null ? "Building with the app's own Dockerfile" : `Building with the Node template (base image ${input.baseImage})`);
+  const contained = await containBuild(engine, input.limits, input.labels, onLine);
   try {
     const { imageId } = await engine.build(
       context,
-      {
-        tag: input.image,
-        dockerfile: '.slipway/Dockerfile',
-        buildargs: own !== null ? {} : { BASE_IMAGE: input.baseImage },
-        timeoutMs: input.timeoutMs,
-      },
+      { tag: input.image, dockerfile: '.slipway/Dockerfile', buildargs, timeoutMs: input.timeoutMs, limits: contained.limits },
       onLine,
     );
+    await requireLabels(engine, imageId, input.labels);
     return { image: input.image, imageId, template: own === null };
   } catch (err) {
-    if (err instanceof BuildError && !err.timedOut && KILLED.test(err.message) && (await engineStopping(engine))) {
-      throw new PipelineError('engine_error', `The Docker engine stopped during the build and killed it (${err.message.slice(-40)})`, true);
+    if (err instanceof BuildError && !err.timedOut && KILLED.test(err.message)) {
+      if (await engineStopping(engine)) {
+        throw new PipelineError('engine_error', `The Docker engine stopped during the build and killed it (${err.message.slice(-40)})`, true);
+      }
+      const limit = Math.round(input.limits.memoryBytes / 1048576);
+      throw new PipelineError('build_failed', `${err.message}\nExit code 137: the step was killed, most often for using more than the build's ${limit} MiB of memory (SLIPWAY_BUILD_MEMORY_MB)`);
     }
     if (err instanceof BuildError) throw new PipelineError(err.timedOut ? 'build_timeout' : 'build_failed', err.message);
     if (err instanceof EngineError) throw new PipelineError('engine_error', err.message, true);
     throw err;
+  } finally {
+    await contained.release();
   }
 }
 
@@ -81,10 +90,17 @@ async function engineStopping(engine: Engine): Promise<boolean> {
 /**
  * The image's labels as one LABEL line at the end of the Dockerfile: the builder's `labels` option adds
  * one step per label, each a container and a commit. The values are validated names, versions and ids.
+ * A last instruction ending in the escape character would continue into the LABEL line and swallow it;
+ * at the end of the file that continuation means nothing, so it is dropped (comments and blank lines
+ * after it do not end a continuation, so they are looked past).
  */
 export function withLabels(dockerfile: string, labels: Record<string, string>): string {
   const pairs = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-  return `${dockerfile.replace(/\s*$/, '')}\n\n# Added by Slipway\nLABEL ${pairs.join(' ')}\n`;
+  const escape = escapeChar(dockerfile);
+  const lines = dockerfile.replace(/\s*$/, '').split('\n');
+  const last = lines.findLastIndex((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  if (last >= 0) lines[last] = lines[last]!.replace(/\s*$/, '').replace(new RegExp(`${escape === '\\' ? '\\\\' : escape}+$`), '');
+  return `${lines.join('\n')}\n\n# Added by Slipway\nLABEL ${pairs.join(' ')}\n`;
 }
 
 /**
@@ -93,17 +109,19 @@ export function withLabels(dockerfile: string, labels: Record<string, string>): 
  * manifests alone (so `npm ci` is cached until they change) and the start script. The .dockerignore itself
  * is not sent, so the builder cannot apply it a second time and hide `.slipway/`.
  */
-async function packContext(dir: string, dockerfile: string, template: boolean): Promise<Readable> {
+export async function packContext(dir: string, dockerfile: string, template: boolean): Promise<Readable> {
   const ignored = await ignoreFilter(dir, template ? TEMPLATE_IGNORES : []);
   const extra: Array<{ name: string; content: Buffer | string; mode?: number }> = [{ name: '.slipway/Dockerfile', content: dockerfile }];
   if (template) {
     extra.push({ name: '.slipway/start.sh', content: await startScript(dir), mode: 0o755 }, { name: '.slipway/deps/.keep', content: '' });
     for (const name of DEPENDENCY_MANIFESTS) {
-      const content = await readFile(path.join(dir, name)).catch(() => null);
+      const content = await readInside(dir, name);
       if (content) extra.push({ name: `.slipway/deps/${name}`, content });
     }
   }
   return tarFs.pack(dir, {
+    // A link travels as a link, never as the file it names: the context holds only the app's own files.
+    dereference: false,
     ignore: (name) => {
       const rel = path.relative(dir, name);
       return rel === '.dockerignore' || rel === '.slipway' || rel.startsWith('.slipway/') || ignored(rel);
@@ -118,7 +136,7 @@ async function packContext(dir: string, dockerfile: string, template: boolean): 
 }
 
 async function ignoreFilter(dir: string, extra: string[]): Promise<(rel: string) => boolean> {
-  const rules = await readFile(path.join(dir, '.dockerignore'), 'utf8').catch(() => '');
+  const rules = (await readInside(dir, '.dockerignore'))?.toString('utf8') ?? '';
   const ig = dockerignore({ ignorecase: false }).add(rules).add(extra);
   return (rel) => ig.ignores(rel);
 }
@@ -129,12 +147,12 @@ export async function startScript(dir: string): Promise<string> {
   const scripts = (pkg?.scripts ?? {}) as Record<string, unknown>;
   let command: string | null = null;
   if (typeof scripts.start === 'string' && scripts.start.trim()) command = 'npm start';
-  else if (typeof pkg?.main === 'string' && pkg.main.trim() && (await someExists(dir, [pkg.main, `${pkg.main}.js`]))) {
+  else if (typeof pkg?.main === 'string' && pkg.main.trim() && ((await existsInside(dir, pkg.main)) || (await existsInside(dir, `${pkg.main}.js`)))) {
     command = `node ${shellQuote(pkg.main)}`;
   }
   else if (await makefileHasTarget(dir, 'start')) command = 'make start';
-  else if (await exists(path.join(dir, 'index.js'))) command = 'node index.js';
-  else if (await exists(path.join(dir, 'server.js'))) command = 'node server.js';
+  else if (await existsInside(dir, 'index.js')) command = 'node index.js';
+  else if (await existsInside(dir, 'server.js')) command = 'node server.js';
   if (!command) {
     throw new PipelineError(
       'build_failed',
@@ -145,7 +163,7 @@ export async function startScript(dir: string): Promise<string> {
 }
 
 async function makefileHasTarget(dir: string, target: string): Promise<boolean> {
-  const makefile = await readFile(path.join(dir, 'Makefile'), 'utf8').catch(() => null);
+  const makefile = (await readInside(dir, 'Makefile'))?.toString('utf8') ?? null;
   return makefile !== null && new RegExp(`^${target}\\s*:`, 'm').test(makefile);
 }
 
@@ -156,18 +174,4 @@ function shellQuote(value: string): string {
 /** Files enter the image owned by root, whatever uid the archive carried. */
 function owned(header: Headers): Headers {
   return Object.assign(header, { uid: 0, gid: 0, uname: 'root', gname: 'root' });
-}
-
-async function someExists(dir: string, names: string[]): Promise<boolean> {
-  for (const name of names) if (await exists(path.join(dir, name))) return true;
-  return false;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -9,6 +9,7 @@ import type { AppSettings } from '@slipway/contracts/settings';
 import type { Engine } from '../docker/engine';
 import { EngineError } from '../docker/engine';
 import { containerName, LABEL } from '../docker/labels';
+import { appNetworkName } from '../docker/networks';
 import { PipelineError } from '../errors';
 
 export interface StartInput {
@@ -23,6 +24,8 @@ export interface StartInput {
   liveContainerId?: string | undefined;
   /** Host ports Slipway's other containers hold (stopped ones included), never handed out again. */
   takenPorts: number[];
+  /** SLIPWAY_NETWORK_POOL: the app's network gets a /24 of it. */
+  networkPool: string;
 }
 
 export interface Candidate {
@@ -50,6 +53,7 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
     else await engine.remove(existing.id);
   }
 
+  const network = await appNetwork(engine, input);
   const containerPort = input.settings.port ?? exposed ?? DEFAULT_CONTAINER_PORT;
   const env = [...Object.entries(input.settings.env).map(([k, v]) => `${k}=${v}`), `PORT=${containerPort}`];
   // get-port checks that the port is free now; another process may still take it before Docker binds it.
@@ -69,6 +73,7 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
         nanoCpus: Math.round(input.settings.cpus * 1e9),
         pidsLimit: 256,
         stopGraceS: input.stopGraceS,
+        network,
       });
       await engine.start(containerId);
       return { containerId, name, finalName, hostPort, containerPort };
@@ -79,5 +84,20 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
       if (err instanceof EngineError) throw new PipelineError('start_failed', message, true);
       throw err;
     }
+  }
+}
+
+/**
+ * The app's own network (SPEC §3 "Networks"), made at its first start and removed with the app: its
+ * containers reach each other and nothing of other apps'. The gateway still reaches them on their
+ * published ports, from the host.
+ */
+async function appNetwork(engine: Engine, input: StartInput): Promise<string> {
+  const instance = input.labels[LABEL.instance] ?? 'default';
+  const labels = { [LABEL.managed]: 'true', [LABEL.instance]: instance, [LABEL.app]: input.app };
+  try {
+    return await engine.ensureNetwork(appNetworkName(input.app, instance), labels, { icc: true, pool: input.networkPool });
+  } catch (err) {
+    throw new PipelineError('start_failed', (err as Error).message, err instanceof EngineError);
   }
 }
