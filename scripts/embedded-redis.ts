@@ -1,11 +1,12 @@
 /**
  * Slipway's own Redis when none is configured (SPEC §1): a `redis-server` child when one is installed,
  * else a `redis:7-alpine` container with a volume. Either way on loopback, AOF on, noeviction
- * (BullMQ must never lose a job to eviction), data under the data dir or the volume.
+ * (BullMQ must never lose a job to eviction), data under the data dir or the volume, and a password
+ * (issue 12): generated at first start into `<data>/redis/password` (0600), reused on later starts.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import getPort from 'get-port';
 import { Redis } from 'ioredis';
@@ -20,20 +21,24 @@ const REDIS_ARGS = ['--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '
 
 export async function startEmbeddedRedis(dataDir: string, say: (msg: string) => void): Promise<EmbeddedRedis> {
   const port = await getPort({ port: 6390, host: '127.0.0.1' });
+  // Printed and logged without the password; the services get `authUrl`.
   const url = `redis://127.0.0.1:${port}`;
+  const password = await redisPassword(dataDir);
+  const authUrl = `redis://:${password}@127.0.0.1:${port}`;
   if (await onPath('redis-server')) {
     const dir = path.join(dataDir, 'redis');
-    await mkdir(dir, { recursive: true });
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...REDIS_ARGS], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+    // The password goes in on stdin (`redis-server -`), not in argv, where any local user could read it.
+    const child = spawn('redis-server', ['-', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...REDIS_ARGS], {
+      stdio: ['pipe', 'ignore', 'inherit'],
     });
+    child.stdin.end(`requirepass ${password}\n`);
     child.on('exit', (code) => {
       if (code !== null && code !== 0) console.error(`[slipway] embedded redis-server exited with code ${code}`);
     });
-    await waitForRedis(url);
-    say(`embedded Redis: redis-server on ${url}, data in ${dir}`);
+    await waitForRedis(authUrl, url);
+    say(`embedded Redis: redis-server on ${url}, data in ${dir}, password in ${path.join(dir, 'password')}`);
     return {
-      url,
+      url: authUrl,
       stop: () =>
         new Promise((resolve) => {
           if (child.exitCode !== null) return resolve();
@@ -43,7 +48,6 @@ export async function startEmbeddedRedis(dataDir: string, say: (msg: string) => 
     };
   }
 
-  const password = await containerPassword(dataDir);
   const docker = new Engine(process.env.DOCKER_HOST).docker;
   const name = 'slipway-redis';
   const old = docker.getContainer(name);
@@ -62,13 +66,12 @@ export async function startEmbeddedRedis(dataDir: string, say: (msg: string) => 
     },
   });
   await container.start();
-  const authUrl = `redis://:${password}@127.0.0.1:${port}`;
-  await waitForRedis(authUrl);
+  await waitForRedis(authUrl, url);
   say(`embedded Redis: container ${name} on ${url}, data in volume slipway-redis-data`);
   return { url: authUrl, stop: () => container.stop({ t: 5 }).then(() => container.remove()).catch(() => {}) };
 }
 
-async function waitForRedis(url: string, timeoutMs = 15_000): Promise<void> {
+async function waitForRedis(url: string, shown: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -83,16 +86,21 @@ async function waitForRedis(url: string, timeoutMs = 15_000): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`Redis at ${url} did not answer within ${timeoutMs / 1000} s`);
+  throw new Error(`Redis at ${shown} did not answer within ${timeoutMs / 1000} s`);
 }
 
-async function containerPassword(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'redis', 'password');
-  const existing = await readFile(file, 'utf8').catch(() => '');
-  if (existing.trim()) return existing.trim();
-  await mkdir(path.dirname(file), { recursive: true });
+async function redisPassword(dataDir: string): Promise<string> {
+  const dir = path.join(dataDir, 'redis');
+  const file = path.join(dir, 'password');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (existing) {
+    // A file made by hand may be readable by others: it holds the key to every record.
+    await chmod(file, 0o600);
+    return existing;
+  }
   const password = randomBytes(24).toString('hex');
-  await writeFile(file, password, { mode: 0o600 });
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
   return password;
 }
 

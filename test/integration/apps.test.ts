@@ -34,7 +34,8 @@ const viaGateway = async (host: string) => {
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  slipway = await startSlipway({ env: { SLIPWAY_WEBHOOK_SECRET: SECRET } });
+  // The receiver is on loopback: private webhook targets are refused unless allowed (issue 12).
+  slipway = await startSlipway({ env: { SLIPWAY_WEBHOOK_SECRET: SECRET, SLIPWAY_WEBHOOK_ALLOW_PRIVATE: 'true' } });
 });
 afterAll(async () => {
   receiver.close();

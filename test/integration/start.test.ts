@@ -12,7 +12,8 @@ import getPort from 'get-port';
 import { describe, expect, it } from 'vitest';
 import { call, tokens, upload, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
-import { docker } from '../helpers/slipway';
+import { loadSettings } from '@slipway/core/config';
+import { docker, removeOwnedNetworks } from '../helpers/slipway';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -85,6 +86,7 @@ describe('npm start', () => {
       expect(await portOpen(redisPort)).toBe(false);
     } finally {
       run.child.kill('SIGKILL');
+      await removeOwnedNetworks(loadSettings({ SLIPWAY_DATA_DIR: dataDir }).instance);
       await rm(dataDir, { recursive: true, force: true });
     }
   });

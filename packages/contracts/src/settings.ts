@@ -1,11 +1,14 @@
 import { z } from 'zod';
+import type { Scope } from './auth';
+import { isSecretEnv, MASK, redactUrl } from './secrets';
+
+export { isSecretName, MASK } from './secrets';
 
 /**
  * An app's settings (`PUT /api/apps/:name`, SPEC §4). They apply from the next deploy, rollback or restart.
  * Limits can only be set within what Slipway allows; a missing field keeps its default.
  */
 export const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-export const MASK = '••••••••';
 
 const fields = {
   env: z
@@ -47,13 +50,29 @@ export type AppSettingsPatch = z.infer<typeof AppSettingsPatchSchema>;
 
 export const DEFAULT_SETTINGS: AppSettings = AppSettingsSchema.parse({});
 
-/** Env names that hold secrets by convention; their values never leave Slipway unmasked. */
-const SECRET_NAME = /(SECRET|TOKEN|PASSW|PASSPHRASE|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_?KEY|AUTH|SESSION|COOKIE|SALT|DSN|DATABASE_URL|REDIS_URL|MONGO|_KEY$|^KEY$)/i;
-
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
+/**
+ * Settings as answers show them: secret env values (by name or by value) masked for everyone; webhook URLs,
+ * which often carry a token, shown without query or userinfo below `admin` (only admins can change them).
+ */
+export function maskSettings(settings: AppSettings, viewer: { scope?: Scope } = {}): AppSettings {
+  const env = Object.fromEntries(Object.entries(settings.env).map(([k, v]) => [k, isSecretEnv(k, v) ? MASK : v]));
+  const webhooks = viewer.scope === 'admin' ? settings.webhooks : settings.webhooks.map(redactUrl);
+  return { ...settings, env, webhooks };
 }
 
-export function maskSettings(settings: AppSettings): AppSettings {
-  return { ...settings, env: Object.fromEntries(Object.entries(settings.env).map(([k, v]) => [k, isSecretName(k) ? MASK : v])) };
+export class MaskedValueError extends Error {}
+
+/**
+ * A masked form sent back (`PUT` of what `GET` showed): MASK keeps the stored value, so no secret is ever
+ * overwritten by the bullets; a MASK for a variable that holds nothing is refused rather than stored.
+ */
+export function restoreMasked(env: Record<string, string>, stored: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => {
+      if (v !== MASK) return [k, v];
+      const kept = stored[k];
+      if (kept === undefined) throw new MaskedValueError(`env.${k} is the mask "${MASK}" but no value is stored for it: send the real value`);
+      return [k, kept];
+    }),
+  );
 }

@@ -5,21 +5,35 @@
  */
 import { existsSync } from 'node:fs';
 import type { Deploy } from '@slipway/contracts/deploy';
-import { AppSettingsSchema, MASK, type AppSettings, type AppSettingsPatch } from '@slipway/contracts/settings';
+import { redactUrl } from '@slipway/contracts/secrets';
+import { AppSettingsSchema, MaskedValueError, restoreMasked, type AppSettings, type AppSettingsPatch } from '@slipway/contracts/settings';
 import { enqueueDeploy, enqueueLifecycle, getOp, type LifecycleAction } from '@slipway/core/enqueue';
 import { appendEvents } from '@slipway/core/events';
 import { newDeployId } from '@slipway/core/ids';
 import { keys } from '@slipway/core/redis';
 import { notify } from '@slipway/core/notify';
+import { refusedTarget } from '@slipway/core/webhook-target';
 import type { ApiContext } from './context';
-import { AppError, conflict, notFound } from './errors';
+import { AppError, badRequest, conflict, notFound } from './errors';
 import { enqueueContext, rebuildVersion } from './submit';
 
 export async function updateSettings(ctx: ApiContext, app: string, patch: AppSettingsPatch): Promise<AppSettings> {
   const before = await ctx.store.getSettings(app);
-  const env = patch.env
-    ? Object.fromEntries(Object.entries(patch.env).map(([k, v]) => [k, v === MASK ? (before.env[k] ?? '') : v]))
-    : before.env;
+  let env = before.env;
+  try {
+    if (patch.env) env = restoreMasked(patch.env, before.env);
+  } catch (err) {
+    if (err instanceof MaskedValueError) throw badRequest(err.message);
+    throw err;
+  }
+  if (patch.webhooks && !ctx.settings.webhookAllowPrivate) {
+    for (const [i, url] of patch.webhooks.entries()) {
+      const why = refusedTarget(url);
+      if (why) {
+        throw badRequest(`webhooks[${i}] (${redactUrl(url)}) is refused: ${why}. Webhooks go to public addresses only, unless SLIPWAY_WEBHOOK_ALLOW_PRIVATE=true`, 'webhook_target_refused');
+      }
+    }
+  }
   const next = AppSettingsSchema.parse({ ...before, ...patch, env });
   await ctx.store.putSettings(app, next);
   await notify(ctx.redis, { type: 'app', app, change: 'settings', message: 'Settings changed; they apply from the next deploy, rollback or restart' });

@@ -1,5 +1,6 @@
 /** The apps as users see them: Slipway's records shaped into the HTTP contract (SPEC §4). */
 import type { AppDetail, AppSummary, AppVersion } from '@slipway/contracts/app';
+import type { Scope } from '@slipway/contracts/auth';
 import { maskSettings } from '@slipway/contracts/settings';
 import type { AppRecord, VersionRecord } from '@slipway/core/store';
 import type { ApiContext } from './context';
@@ -14,13 +15,13 @@ export async function appSummary(ctx: ApiContext, name: string): Promise<AppSumm
   return { name, current: current(ctx, name, record), versions: versions.map((v) => versionView(v, record)) };
 }
 
-export async function appDetail(ctx: ApiContext, name: string): Promise<AppDetail> {
+export async function appDetail(ctx: ApiContext, name: string, scope: Scope | undefined): Promise<AppDetail> {
   const [summary, settings, deploys] = await Promise.all([
     appSummary(ctx, name),
     ctx.store.getSettings(name),
     ctx.store.listDeploys({ app: name, limit: 20 }),
   ]);
-  return { ...summary, settings: maskSettings(settings), deploys };
+  return { ...summary, settings: maskSettings(settings, { scope }), deploys };
 }
 
 /** The stable address of an app: through the gateway, whatever port its container has now. */

@@ -25,7 +25,7 @@ await routes.reload();
 const traffic = new TrafficCounter(redis);
 traffic.start();
 const upstreamHost = settings.bind === '0.0.0.0' ? '127.0.0.1' : settings.bind;
-const gateway = new Gateway(routes, traffic, { domain: settings.domain, upstreamHost });
+const gateway = new Gateway(routes, traffic, { domain: settings.domain, upstreamHost, trustedProxies: settings.trustedProxies });
 
 /** Longest a switch waits for requests still running on the old container. */
 const DRAIN_TIMEOUT_MS = Math.max(1000, settings.stopGraceS * 1000);

@@ -7,6 +7,8 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { Socket } from 'node:net';
 import { Pool } from 'undici';
 import { isAppName } from '@slipway/contracts/names';
+import type { TrustedProxies } from '@slipway/core/proxies';
+import { forwardHeaders, HOP_BY_HOP } from './forwarded';
 import { sendPage } from './pages';
 import type { RouteTable } from './routes';
 import type { TrafficCounter } from './traffic';
@@ -15,12 +17,12 @@ export interface GatewayOptions {
   domain: string;
   /** Address the app ports are published on. */
   upstreamHost: string;
+  /** SLIPWAY_TRUSTED_PROXIES: peers whose X-Forwarded-* and Forwarded headers are believed. */
+  trustedProxies: TrustedProxies;
 }
 
 /** Methods that may be sent again when the first upstream refused the connection (nothing reached the app). */
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
-/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
 const TIMEOUT_MS = 120_000;
 
 export class Gateway {
@@ -75,6 +77,11 @@ export class Gateway {
     await Promise.allSettled([...this.pools.values()].map((pool) => pool.close()));
   }
 
+  private forward(req: IncomingMessage, upgrade = false): Record<string, string | string[]> {
+    const proto = (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    return forwardHeaders(req.headers, req.socket.remoteAddress ?? '', { trustedProxies: this.opts.trustedProxies, proto }, upgrade);
+  }
+
   private pool(port: number): Pool {
     let pool = this.pools.get(port);
     if (!pool) {
@@ -115,7 +122,7 @@ export class Gateway {
         // undici's stream API writes the answer straight into the response: no intermediate stream.
         let status = 0;
         await this.pool(route.port).stream(
-          { path: req.url ?? '/', method: req.method as 'GET', headers: forwardHeaders(req), body: hasBody ? req : null },
+          { path: req.url ?? '/', method: req.method as 'GET', headers: this.forward(req), body: hasBody ? req : null },
           ({ statusCode, headers }) => {
             status = statusCode;
             res.writeHead(statusCode, responseHeaders(headers));
@@ -156,7 +163,7 @@ export class Gateway {
       const upstream = await this.pool(route.port).upgrade({
         path: req.url ?? '/',
         method: req.method ?? 'GET',
-        headers: forwardHeaders(req, true),
+        headers: this.forward(req, true),
         protocol: req.headers.upgrade ?? 'websocket',
       });
       const lines = ['HTTP/1.1 101 Switching Protocols'];
@@ -172,23 +179,6 @@ export class Gateway {
       socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   }
-}
-
-/** The client's headers minus hop-by-hop ones, plus X-Forwarded-For/-Host/-Proto. */
-function forwardHeaders(req: IncomingMessage, upgrade = false): Record<string, string | string[]> {
-  const named = new Set((req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    out[name] = value;
-  }
-  const remote = req.socket.remoteAddress ?? '';
-  const prior = req.headers['x-forwarded-for'];
-  out['x-forwarded-for'] = prior ? `${prior}, ${remote}` : remote;
-  out['x-forwarded-host'] = req.headers.host ?? '';
-  out['x-forwarded-proto'] = 'http';
-  if (upgrade) delete out['sec-websocket-extensions'];
-  return out;
 }
 
 function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {

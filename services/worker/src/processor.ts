@@ -18,6 +18,7 @@ import { deploy, imageOf, rerun } from './deploy';
 import { EngineError } from './docker/engine';
 import { LABEL } from './docker/labels';
 import { PipelineError } from './errors';
+import { confinedArchive } from './job-paths';
 import { runLifecycle } from './lifecycle';
 import { leaveLine, takeTurn } from './ordering';
 import { Reporter } from './reporter';
@@ -64,6 +65,16 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
     // Settled elsewhere (e.g. marked failed by reconciliation): nothing left to do.
     await leaveLine(ctx.redis, data.app, data.deployId, ctx.queue);
     return { port: record?.port };
+  }
+  if (data.kind === 'deploy') {
+    // Proven before anything else happens: a tampered payload must not even end the app's watch.
+    try {
+      data = { ...data, archivePath: await confinedArchive(ctx.settings.dataDir, data.archivePath) };
+    } catch (err) {
+      const failure = asPipelineError(err);
+      await refuse(ctx, services, data, failure);
+      throw new UnrecoverableError(failure.message);
+    }
   }
   // Counted here: BullMQ's own counters also count the turns a job waited behind its app's line.
   const attempt = (record.attempts ?? 0) + 1;
@@ -145,6 +156,18 @@ async function fail(ctx: WorkerContext, services: Services, job: PipelineJob, fa
   await report.flush().catch(() => {});
   await finish(ctx, services, job, deploy);
   ctx.log.warn({ deployId: job.deployId, kind: job.kind, app: job.app, version: job.version, code: failure.code, err: failure.message }, 'deploy failed');
+}
+
+/** A job refused before it ran: its deploy (and a version it reserved) fail; no image, tree or archive is touched. */
+async function refuse(ctx: WorkerContext, services: Services, job: PipelineJob, failure: PipelineError): Promise<void> {
+  const deploy = await ctx.store.updateDeploy(job.deployId, {
+    status: 'failed',
+    finishedAt: new Date().toISOString(),
+    error: { code: failure.code, message: failure.message },
+  });
+  await ctx.store.settleVersion(job.app, job.version, job.deployId, 'failed');
+  await finish(ctx, services, job, deploy);
+  ctx.log.warn({ deployId: job.deployId, app: job.app, version: job.version, code: failure.code }, 'job refused');
 }
 
 async function finish(ctx: WorkerContext, services: Services, job: PipelineJob, deploy: Deploy): Promise<void> {

@@ -2,11 +2,17 @@
  * Deploy webhooks (SPEC §4, issue 4): per app and global (SLIPWAY_WEBHOOK_URLS), a JSON body signed with
  * HMAC-SHA256 (SLIPWAY_WEBHOOK_SECRET), delivered by a queue of their own with retries and backoff, so a
  * receiver that is slow or down never delays a deploy.
+ * Issue 12: a URL is logged only redacted (it often carries a token), and only public targets are reached
+ * unless SLIPWAY_WEBHOOK_ALLOW_PRIVATE=true — judged on the address connected to, after DNS.
  */
 import { createHmac } from 'node:crypto';
-import { Queue, Worker, type Job } from 'bullmq';
+import { request as httpRequest, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Deploy } from '@slipway/contracts/deploy';
+import { redactUrl } from '@slipway/contracts/secrets';
+import { publicOnlyLookup, refusedTarget, TargetRefusedError } from '@slipway/core/webhook-target';
 import type { WorkerContext } from './context';
 
 export const WEBHOOK_QUEUE = 'slipway-webhooks';
@@ -54,8 +60,9 @@ export class Webhooks {
     this.worker.on('error', () => {});
     this.worker.on('failed', (job, err) => {
       if (!job) return;
-      const final = job.attemptsMade >= (job.opts.attempts ?? 1);
-      this.ctx.log[final ? 'warn' : 'debug']({ url: job.data.url, event: job.data.event, attempt: job.attemptsMade, err: err.message }, final ? 'webhook gave up' : 'webhook failed, will retry');
+      const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      const fields = { url: redactUrl(job.data.url), event: job.data.event, attempt: job.attemptsMade, err: scrub(err.message, job.data.url) };
+      this.ctx.log[final ? 'warn' : 'debug'](fields, final ? 'webhook gave up' : 'webhook failed, will retry');
     });
   }
 
@@ -68,19 +75,54 @@ export class Webhooks {
     };
     const secret = this.ctx.settings.webhookSecret;
     if (secret) headers['x-slipway-signature'] = signature(secret, job.data.body);
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+    const allowPrivate = this.ctx.settings.webhookAllowPrivate;
+    const refused = allowPrivate ? null : refusedTarget(job.data.url);
+    // Retrying cannot make a refused target acceptable: the job ends at once.
+    if (refused) throw new UnrecoverableError(`target refused: ${refused}`);
     try {
-      const res = await fetch(job.data.url, { method: 'POST', headers, body: job.data.body, signal: abort.signal, redirect: 'manual' });
-      await res.arrayBuffer().catch(() => null);
-      if (res.status < 200 || res.status >= 300) throw new Error(`answered ${res.status}`);
-      this.ctx.log.debug({ url: job.data.url, event: job.data.event, status: res.status }, 'webhook delivered');
-    } finally {
-      clearTimeout(timer);
+      const status = await post(job.data.url, headers, job.data.body, allowPrivate);
+      if (status < 200 || status >= 300) throw new Error(`answered ${status}`);
+      this.ctx.log.debug({ url: redactUrl(job.data.url), event: job.data.event, status }, 'webhook delivered');
+    } catch (err) {
+      if (err instanceof TargetRefusedError) throw new UnrecoverableError(`target refused: ${err.message}`);
+      throw err;
     }
   }
 
   async close(): Promise<void> {
     await Promise.allSettled([this.worker?.close(), this.queue.close()]);
   }
+}
+
+/**
+ * One POST without following redirects. Node's own fetch refuses URLs with userinfo and cannot pin the
+ * address it connects to; http.request sends userinfo as Basic auth and takes a checking `lookup`.
+ */
+function post(raw: string, headers: Record<string, string>, body: string, allowPrivate: boolean): Promise<number> {
+  const url = new URL(raw);
+  const options: RequestOptions = {
+    method: 'POST',
+    headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+    timeout: TIMEOUT_MS,
+    ...(url.username || url.password ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
+    ...(allowPrivate ? {} : { lookup: publicOnlyLookup as RequestOptions['lookup'] }),
+  };
+  url.username = '';
+  url.password = '';
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, options, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** An error message as logged: a URL it quotes is shown redacted. */
+function scrub(message: string, url: string): string {
+  return message.split(url).join(redactUrl(url)).replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi, (u) => redactUrl(u));
 }

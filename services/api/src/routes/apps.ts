@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { apiRouter } from './router';
 import { z } from 'zod';
 import { AppSettingsPatchSchema } from '@slipway/contracts/settings';
 import { APP_FIELDS, readLatest, readSeries } from '@slipway/core/metrics';
@@ -11,11 +12,15 @@ import { AppError, notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
 import { body, query } from '../middleware/validate';
 import { seriesWindow, SeriesQuery } from './series';
+import type { Principal } from '../auth/accounts';
+
+/** Who asks decides what of the settings they see (webhook URLs whole only for admins). */
+const viewerScope = (koa: { state: { principal?: Principal } }) => koa.state.principal?.scope;
 
 const RollbackBody = z.object({ version: z.string().regex(VERSION_RE, 'not a valid version').optional() }).strict();
 
 export function appRoutes(ctx: ApiContext): Router {
-  const router = new Router({ prefix: '/api/apps' });
+  const router = apiRouter();
   router.use(requireRedis(ctx.redis));
 
   /** The app named in the path, which must exist (PUT creates it instead). */
@@ -25,16 +30,16 @@ export function appRoutes(ctx: ApiContext): Router {
     return name;
   };
 
-  router.get('/', async (koa) => {
+  router.get('/api/apps', async (koa) => {
     koa.body = { apps: await listApps(ctx) };
   });
 
-  router.get('/:name', async (koa) => {
-    koa.body = { app: await appDetail(ctx, await existing(koa.params.name)) };
+  router.get('/api/apps/:name', async (koa) => {
+    koa.body = { app: await appDetail(ctx, await existing(koa.params.name), viewerScope(koa)) };
   });
 
   // Registers the app (before its first upload) or changes its settings.
-  router.put('/:name', async (koa) => {
+  router.put('/api/apps/:name', async (koa) => {
     const name = koa.params.name ?? '';
     if (!isAppName(name)) throw new AppError(422, 'invalid_name', `App name "${name.slice(0, 63)}" is invalid: use 1-63 lowercase letters, digits and dashes`);
     const created = !(await ctx.store.appExists(name));
@@ -43,11 +48,11 @@ export function appRoutes(ctx: ApiContext): Router {
     // Which settings changed, never their values (env may hold secrets).
     await audit(ctx.redis, koa, { action: created ? 'app.create' : 'app.settings', target: name, details: { fields: Object.keys(patch) } });
     koa.status = created ? 201 : 200;
-    koa.body = { app: await appDetail(ctx, name) };
+    koa.body = { app: await appDetail(ctx, name, viewerScope(koa)) };
   });
 
   // The current container's last sample (taken every SLIPWAY_SAMPLE_S by the worker); byte counters are totals.
-  router.get('/:name/stats', async (koa) => {
+  router.get('/api/apps/:name/stats', async (koa) => {
     const name = await existing(koa.params.name);
     const latest = await readLatest(ctx.redis, `app:${name}`);
     koa.body = {
@@ -66,13 +71,13 @@ export function appRoutes(ctx: ApiContext): Router {
   });
 
   // History of the app's container: gauges as means, byte counters as bytes moved per point.
-  router.get('/:name/stats/series', async (koa) => {
+  router.get('/api/apps/:name/stats/series', async (koa) => {
     const name = await existing(koa.params.name);
     const { from, to, step } = seriesWindow(query(koa, SeriesQuery));
     koa.body = { series: await readSeries(ctx.redis, `app:${name}`, from, to, step, APP_FIELDS) };
   });
 
-  router.post('/:name/rollback', async (koa) => {
+  router.post('/api/apps/:name/rollback', async (koa) => {
     const name = await existing(koa.params.name);
     const { version } = body(koa, RollbackBody.default({}));
     const deploy = await rollback(ctx, name, version);
@@ -81,14 +86,14 @@ export function appRoutes(ctx: ApiContext): Router {
     koa.body = { deploy };
   });
 
-  router.post('/:name/restart', async (koa) => {
+  router.post('/api/apps/:name/restart', async (koa) => {
     const deploy = await restart(ctx, await existing(koa.params.name));
     await audit(ctx.redis, koa, { action: 'app.restart', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
     koa.status = 202;
     koa.body = { deploy };
   });
 
-  router.post('/:name/versions/:version/rebuild', async (koa) => {
+  router.post('/api/apps/:name/versions/:version/rebuild', async (koa) => {
     const name = await existing(koa.params.name);
     const version = koa.params.version ?? '';
     if (!VERSION_RE.test(version)) throw notFound('version_not_found', 'Not a valid version');
@@ -99,7 +104,7 @@ export function appRoutes(ctx: ApiContext): Router {
   });
 
   for (const action of ['start', 'stop'] as const) {
-    router.post(`/:name/${action}`, async (koa) => {
+    router.post(`/api/apps/:name/${action}`, async (koa) => {
       const name = await existing(koa.params.name);
       const { done, id } = await lifecycle(ctx, name, action);
       await audit(ctx.redis, koa, { action: `app.${action}`, target: name });
@@ -109,7 +114,7 @@ export function appRoutes(ctx: ApiContext): Router {
   }
 
   // Destructive: the name must be confirmed in the query (?confirm=<name>).
-  router.delete('/:name', async (koa) => {
+  router.delete('/api/apps/:name', async (koa) => {
     const name = await existing(koa.params.name);
     if (koa.query.confirm !== name) {
       throw new AppError(400, 'confirmation_required', `Deleting removes every container, image, file and record of ${name}: repeat its name as ?confirm=${name}`);
