@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { viaGateway } from '../helpers/api';
 import { FIXTURES, fixtureEntries, tarOf } from '../helpers/archives';
+import { cliBundle } from '../helpers/cli';
 import { startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
@@ -42,6 +43,8 @@ function cli(args: string[], env: Record<string, string> = {}, opts: { stopWhen?
 const gateway = async (app: string) => (await viaGateway(slipway.gatewayUrl, `${app}.localhost`)).text.trim();
 
 beforeAll(async () => {
+  // bin/slipway.js runs the bundle, as an installed CLI does.
+  cliBundle();
   slipway = await startSlipway();
   home = await mkdtemp(path.join(tmpdir(), 'slipway-cli-home-'));
 });
@@ -52,7 +55,7 @@ afterAll(async () => {
 describe('slipway CLI', () => {
   it('logs in and keeps the token readable by the user only', async () => {
     const run = await cli(['login', '--url', slipway.url, '--token', slipway.token], { SLIPWAY_URL: '', SLIPWAY_TOKEN: '' });
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('as admin (admin)');
     const file = path.join(home, 'slipway', 'config.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
@@ -63,7 +66,7 @@ describe('slipway CLI', () => {
   it('deploys a folder, following the stages and build log', async () => {
     const run = await cli(['deploy', path.join(FIXTURES, 'hello'), '--version', '1.0.0']);
     expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/Packed \d+ entries/);
     expect(run.stdout).toContain('==> build');
     expect(run.stdout).toMatch(/Step \d+\/\d+ : FROM/);
@@ -75,7 +78,7 @@ describe('slipway CLI', () => {
     const file = path.join(home, 'hello-2.0.0.tgz');
     await writeFile(file, await tarOf(await fixtureEntries('hello', { version: '2.0.0' })));
     const run = await cli(['deploy', file, '--quiet']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).not.toMatch(/Step \d+/);
     expect(await gateway('hello')).toBe('hello 2.0.0');
   });
@@ -100,7 +103,7 @@ describe('slipway CLI', () => {
 
   it('rolls back and reports a deploy\'s status', async () => {
     const run = await cli(['rollback', 'hello']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('Rolling hello back to 1.0.0');
     expect(run.stdout).toContain('hello 1.0.0 is live');
     expect(await gateway('hello')).toBe('hello 1.0.0');
@@ -119,7 +122,7 @@ describe('slipway CLI', () => {
     // A restart makes the app print again, live.
     await fetch(`${slipway.url}/api/apps/hello/restart`, { method: 'POST', headers: slipway.auth });
     const run = await live;
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.split('\n').filter((l) => l.includes('listening on 3000')).length).toBeGreaterThanOrEqual(2);
   });
 
@@ -134,7 +137,7 @@ describe('slipway CLI', () => {
     await symlink('/etc', path.join(dir, 'etc-link'));
     await mkdir(path.join(dir, 'node_modules', 'junk'), { recursive: true });
     const run = await cli(['deploy', dir, '--quiet']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain('skipped etc-link: a link pointing outside the folder');
     const shipped = await readdir(path.join(slipway.dataDir, 'cluster', 'packed', '1.0.0'));
     expect(shipped).toContain('server.js');
@@ -145,7 +148,7 @@ describe('slipway CLI', () => {
 
   it('makes a token for CI', async () => {
     const run = await cli(['token', 'create', '--name', 'ci', '--scope', 'read', '--expires-days', '7']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const token = run.stdout.trim();
     expect(token).toMatch(/^slw_/);
     expect((await cli(['apps'], { SLIPWAY_TOKEN: token })).code).toBe(0);
@@ -169,7 +172,7 @@ describe('slipway CLI', () => {
 describe('Makefile builds', () => {
   it('builds and starts an app with only a Makefile, its output in the build log', async () => {
     const run = await cli(['deploy', path.join(FIXTURES, 'made'), '--app', 'made', '--version', '1']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('make build: copied the server into dist/');
     expect(await gateway('made')).toBe('made by make (installed by make install)');
   });

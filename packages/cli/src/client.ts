@@ -1,4 +1,5 @@
 /** HTTP to Slipway with the token, turning every failure into a sentence a person can act on. */
+import { createParser } from 'eventsource-parser';
 import type { CliConfig } from './config';
 
 export class CliError extends Error {
@@ -42,19 +43,20 @@ export class Client {
       throw unreachable(this.config.url, err);
     }
     if (!res.ok) await answer(res);
+    let stopped = false;
+    // Unnamed events (and comments such as heartbeats) are not Slipway's: skip them. A throw from `on`
+    // or from JSON.parse leaves feed() and ends the stream below.
+    const parser = createParser({
+      onEvent: ({ event, data }) => {
+        if (!stopped && event && data) stopped = on(event, JSON.parse(data)) === false;
+      },
+    });
     const decoder = new TextDecoder();
-    let buffer = '';
     try {
       for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          const event = /^event: (.+)$/m.exec(block)?.[1];
-          const data = /^data: (.+)$/m.exec(block)?.[1];
-          if (event && data && on(event, JSON.parse(data)) === false) return;
-        }
+        parser.feed(decoder.decode(chunk, { stream: true }));
+        // Leaving the loop cancels the response body, which closes the connection.
+        if (stopped) return;
       }
     } catch (err) {
       if (!signal?.aborted) throw new CliError(`The event stream broke: ${(err as Error).message}`);

@@ -10,6 +10,8 @@ import { SingleBar } from 'cli-progress';
 import type { AppDetail, AppSummary } from '@slipway/contracts/app';
 import type { Deploy } from '@slipway/contracts/deploy';
 import type { LogLine } from '@slipway/contracts/logs';
+// Inlined by the bundle (build.mjs), so `--version` is the installed package's own.
+import { version } from '../package.json';
 import { CliError, Client } from './client';
 import { loadConfig, saveConfig } from './config';
 import { describeFailure, follow, type Out } from './follow';
@@ -25,7 +27,7 @@ const client = async () => new Client(await loadConfig());
 
 const program = new Command('slipway')
   .description('Deploy Node apps to a Slipway server')
-  .version('0.1.0')
+  .version(version)
   // `slipway deploy --version 1.2.0` is the app's version; the CLI's own is `slipway --version`.
   .enablePositionalOptions()
   .showHelpAfterError()
