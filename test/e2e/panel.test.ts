@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adoptAdminToken } from '../helpers/admin';
 import { call, upload, viaGateway, waitForDeploy } from '../helpers/api';
 import { fixtureTgz, tarOf } from '../helpers/archives';
 import { launch, shoot } from '../helpers/browser';
@@ -48,6 +49,8 @@ describe('the panel', () => {
     await page.getByRole('button', { name: 'Set password and sign in' }).click();
     await page.waitForURL(`${slipway.url}/`);
     await expect.poll(() => page.getByRole('heading', { name: 'Dashboard' }).isVisible()).toBe(true);
+    // The first-start token has ended with the password (SPEC §5): the test's own calls use the admin's token.
+    await adoptAdminToken(slipway.url, 'admin-password-123');
   });
 
   it('deploys through the Deploy page: upload bar, stages, build log, toast', async () => {

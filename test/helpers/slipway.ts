@@ -145,6 +145,7 @@ export async function startSlipway(
         }
       }
       await removeOwned(prefix);
+      await removeOwnedNetworks(slipway.instance);
       if (!opts.redis && !opts.redisUrl) await redis.stop();
       log.end();
       if (!process.env.SLIPWAY_TEST_KEEP && !opts.dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -166,6 +167,17 @@ export async function removeOwned(prefix: string): Promise<void> {
     if ((image.RepoTags ?? []).some((t) => t.startsWith(prefix))) {
       await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
     }
+  }
+}
+
+/** The app and build networks of one installation, after any container of it still on them. */
+export async function removeOwnedNetworks(instance: string): Promise<void> {
+  const label = [`io.slipway.instance=${instance}`];
+  for (const c of await docker.listContainers({ all: true, filters: { label } })) {
+    await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+  }
+  for (const n of await docker.listNetworks({ filters: { label } })) {
+    await docker.getNetwork(n.Id).remove().catch(() => {});
   }
 }
 

@@ -9,6 +9,10 @@ export const ERROR_CODES = [
   'forbidden',
   'payload_too_large',
   'too_many_requests',
+  /** A log search's `/regex/` that does not parse. */
+  'invalid_regex',
+  /** A log search's `/regex/` that needs backtracking (backreferences, lookaround): refused, never run. */
+  'unsupported_regex',
   // archives and identity (SPEC §2)
   'archive_required',
   'unsupported_archive',
@@ -30,6 +34,8 @@ export const ERROR_CODES = [
   'not_running',
   'confirmation_required',
   'user_exists',
+  /** A webhook aimed at loopback, a private or link-local address (SLIPWAY_WEBHOOK_ALLOW_PRIVATE). */
+  'webhook_target_refused',
   // pipeline failures
   'build_failed',
   'build_timeout',
@@ -39,6 +45,8 @@ export const ERROR_CODES = [
   'cancelled',
   'engine_error',
   'disk_full',
+  /** A job whose archive path leaves the data dir's archives/uploads: a tampered queue, never retried. */
+  'unsafe_job',
   // service
   'redis_unavailable',
   'docker_unavailable',

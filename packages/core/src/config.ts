@@ -5,6 +5,9 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseTrustedProxies } from './proxies';
+import { redactUrl } from '@slipway/contracts/secrets';
+import { refusedTarget } from './webhook-target';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -19,6 +22,28 @@ const host = z
   .trim()
   .min(1)
   .regex(/^[A-Za-z0-9.:\-\[\]]+$/, 'must be a host name or IP address');
+
+const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+
+/** An IPv4 range of /8 to /24, carved into /24 networks. */
+const ipv4Pool = z
+  .string()
+  .trim()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/, 'must be an IPv4 range like 10.213.0.0/16')
+  .refine((v) => v.split(/[./]/).slice(0, 4).every((n) => Number(n) <= 255) && Number(v.split('/')[1]) >= 8 && Number(v.split('/')[1]) <= 24, 'must be an IPv4 range from /8 to /24');
+
+const proxyList = z.string().transform((text, ctx) => {
+  const parsed = parseTrustedProxies(text);
+  if (parsed.ok) return parsed.list;
+  ctx.addIssue({ code: 'custom', message: parsed.problem });
+  return z.NEVER;
+});
 
 const urlList = z
   .string()
@@ -45,6 +70,10 @@ const SETTINGS = {
   SLIPWAY_MAX_FILES: [int(1, 10_000_000), '100000', 'unpacked file-count cap'],
   SLIPWAY_IMAGE_PREFIX: [z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*\/$/, 'must be a lowercase repository path ending in "/"'), 'slipway/', 'prefix of app images'],
   SLIPWAY_BUILD_TIMEOUT_S: [int(1, 24 * 3600), '900', 'a longer build fails'],
+  SLIPWAY_BUILD_MEMORY_MB: [int(64, 1024 * 1024), '2048', 'memory of a build step (no swap)'],
+  SLIPWAY_BUILD_CPUS: [decimal(0.1, 1024), '2', 'CPUs of a build step'],
+  SLIPWAY_BUILD_PIDS: [int(32, 4_194_304), '1024', 'processes and threads of one build at once (engines with the cgroupfs driver: docs/security.md)'],
+  SLIPWAY_NETWORK_POOL: [ipv4Pool, '10.213.0.0/16', 'addresses of the per-app and build networks, a /24 each'],
   SLIPWAY_WATCH_S: [int(0, 3600), '20', 'post-switch watch window'],
   SLIPWAY_STOP_GRACE_S: [int(0, 3600), '10', 'time a container gets to stop'],
   SLIPWAY_SAMPLE_S: [int(1, 3600), '10', 'metrics sampling interval'],
@@ -52,12 +81,14 @@ const SETTINGS = {
   SLIPWAY_LOG_RETENTION_DAYS: [int(1), '14', 'log history kept (age)'],
   SLIPWAY_WEBHOOK_URLS: [urlList, '', 'global deploy webhooks'],
   SLIPWAY_WEBHOOK_SECRET: [z.string().optional(), undefined, 'HMAC-SHA256 key of webhooks'],
+  SLIPWAY_WEBHOOK_ALLOW_PRIVATE: [z.enum(['true', 'false'], 'must be true or false').transform((v) => v === 'true'), 'false', 'let webhooks reach loopback, private and link-local addresses'],
   SLIPWAY_ORCHESTRATOR: [z.enum(['docker', 'swarm']), 'docker', 'docker or swarm'],
   SLIPWAY_REGISTRY: [z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'a registry address like registry.example.com:5000').optional(), undefined, 'registry swarm nodes pull from'],
   SLIPWAY_SWARM_PUBLISH_MODE: [z.enum(['ingress', 'host']), 'ingress', 'how swarm services publish ports: ingress (routing mesh) or host (the node\'s own port)'],
   SLIPWAY_BASE_IMAGE: [z.string().min(1), 'node:20-slim', 'base image of the Node template'],
   SLIPWAY_SSE_MAX_TOTAL: [int(1, 1_000_000), '2000', 'event streams (SSE) open at once'],
   SLIPWAY_SSE_MAX_PER_CLIENT: [int(1, 1_000_000), '200', 'event streams open at once per client address'],
+  SLIPWAY_TRUSTED_PROXIES: [proxyList, '', 'addresses (IPs or CIDRs, comma-separated) whose X-Forwarded-* headers are believed'],
   SLIPWAY_LOG_LEVEL: [z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'Slipway\'s own log level'],
 } as const;
 
@@ -83,6 +114,11 @@ export interface Settings {
   maxFiles: number;
   imagePrefix: string;
   buildTimeoutMs: number;
+  buildMemoryBytes: number;
+  buildCpus: number;
+  buildPids: number;
+  /** IPv4 range the app and build networks get their /24 subnets from. */
+  networkPool: string;
   watchMs: number;
   stopGraceS: number;
   sampleMs: number;
@@ -90,6 +126,8 @@ export interface Settings {
   logRetentionDays: number;
   webhookUrls: string[];
   webhookSecret: string | undefined;
+  /** Webhooks may target loopback, private and link-local addresses (off: they are refused as written and after DNS). */
+  webhookAllowPrivate: boolean;
   orchestrator: 'docker' | 'swarm';
   registry: string | undefined;
   swarmPublishMode: 'ingress' | 'host';
@@ -97,6 +135,8 @@ export interface Settings {
   logLevel: string;
   sseMaxTotal: number;
   sseMaxPerClient: number;
+  /** SLIPWAY_TRUSTED_PROXIES as `address/prefix` entries; check an address with `isTrusted` (./proxies). */
+  trustedProxies: readonly string[];
   /**
    * Which Slipway installation owns a container or image (label io.slipway.instance): derived from the data
    * dir and image prefix, so two installations (or test runs) sharing one engine never touch each other's.
@@ -122,7 +162,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     const value = given === undefined || given === '' ? fallback : given;
     const parsed = (schema as z.ZodType).safeParse(value);
     if (parsed.success) raw[key] = parsed.data;
-    else problems.push(`${key}=${JSON.stringify(given)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    else problems.push(`${key}=${shownValue(key, given)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (!problems.length && raw.SLIPWAY_WEBHOOK_ALLOW_PRIVATE !== true) {
+    for (const url of raw.SLIPWAY_WEBHOOK_URLS as string[]) {
+      const why = refusedTarget(url);
+      if (why) problems.push(`SLIPWAY_WEBHOOK_URLS: ${redactUrl(url)} is refused (${why}); set SLIPWAY_WEBHOOK_ALLOW_PRIVATE=true to allow it`);
+    }
   }
   if (problems.length) throw new SettingsError(problems);
   const r = raw as Raw;
@@ -145,6 +191,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     maxFiles: r.SLIPWAY_MAX_FILES,
     imagePrefix: r.SLIPWAY_IMAGE_PREFIX,
     buildTimeoutMs: r.SLIPWAY_BUILD_TIMEOUT_S * 1000,
+    buildMemoryBytes: r.SLIPWAY_BUILD_MEMORY_MB * MB,
+    buildCpus: r.SLIPWAY_BUILD_CPUS,
+    buildPids: r.SLIPWAY_BUILD_PIDS,
+    networkPool: r.SLIPWAY_NETWORK_POOL,
     watchMs: r.SLIPWAY_WATCH_S * 1000,
     stopGraceS: r.SLIPWAY_STOP_GRACE_S,
     sampleMs: r.SLIPWAY_SAMPLE_S * 1000,
@@ -152,6 +202,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     logRetentionDays: r.SLIPWAY_LOG_RETENTION_DAYS,
     webhookUrls: r.SLIPWAY_WEBHOOK_URLS,
     webhookSecret: r.SLIPWAY_WEBHOOK_SECRET,
+    webhookAllowPrivate: r.SLIPWAY_WEBHOOK_ALLOW_PRIVATE,
     orchestrator: r.SLIPWAY_ORCHESTRATOR,
     registry: r.SLIPWAY_REGISTRY,
     swarmPublishMode: r.SLIPWAY_SWARM_PUBLISH_MODE,
@@ -159,8 +210,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     logLevel: r.SLIPWAY_LOG_LEVEL,
     sseMaxTotal: r.SLIPWAY_SSE_MAX_TOTAL,
     sseMaxPerClient: r.SLIPWAY_SSE_MAX_PER_CLIENT,
+    trustedProxies: Object.freeze(r.SLIPWAY_TRUSTED_PROXIES),
     instance: createHash('sha256').update(`${path.resolve(r.SLIPWAY_DATA_DIR)}|${r.SLIPWAY_IMAGE_PREFIX}`).digest('hex').slice(0, 12),
   });
+}
+
+/** Settings that hold credentials: a bad value is named, never echoed (the message reaches logs and terminals). */
+const SECRET_SETTINGS = new Set<string>(['REDIS_URL', 'SLIPWAY_ADMIN_TOKEN', 'SLIPWAY_WEBHOOK_URLS', 'SLIPWAY_WEBHOOK_SECRET']);
+
+function shownValue(key: string, given: string | undefined): string {
+  return SECRET_SETTINGS.has(key) && given !== undefined ? `(${given.length} characters, not shown)` : JSON.stringify(given);
 }
 
 /** Settings of a service process (api, worker, gateway): they all need Redis, which `npm start` supplies. */

@@ -38,6 +38,14 @@ describe('settings (SPEC §1)', () => {
     for (const name of ['PORT', 'SLIPWAY_CONCURRENCY', 'SLIPWAY_IMAGE_PREFIX', 'REDIS_URL']) expect(message).toContain(name);
   });
 
+  it('limits builds and carves networks by default, and refuses bad limits (issue 12)', () => {
+    expect(loadSettings({})).toMatchObject({ buildMemoryBytes: 2048 * 1024 * 1024, buildCpus: 2, buildPids: 1024, networkPool: '10.213.0.0/16' });
+    expect(loadSettings({ SLIPWAY_BUILD_CPUS: '1.5', SLIPWAY_NETWORK_POOL: '192.168.64.0/20' })).toMatchObject({ buildCpus: 1.5, networkPool: '192.168.64.0/20' });
+    for (const [name, value] of [['SLIPWAY_BUILD_MEMORY_MB', '0'], ['SLIPWAY_BUILD_CPUS', 'two'], ['SLIPWAY_BUILD_PIDS', '-1'], ['SLIPWAY_NETWORK_POOL', '10.0.0.0/28'], ['SLIPWAY_NETWORK_POOL', '300.1.0.0/16']]) {
+      expect(() => loadSettings({ [name!]: value })).toThrow(name);
+    }
+  });
+
   it('reads given values', () => {
     const s = loadSettings({ PORT: '9000', SLIPWAY_WEBHOOK_URLS: 'http://a/x, https://b/y', REDIS_URL: 'redis://127.0.0.1:6380' });
     expect(s.port).toBe(9000);
