@@ -4,7 +4,7 @@
  * helpful errors; and an app built and started only by its Makefile.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await slipway?.stop();
+  if (home) await rm(home, { recursive: true, force: true });
 });
 
 describe('slipway CLI', () => {
