@@ -75,15 +75,12 @@ export class Webhooks {
     };
     const secret = this.ctx.settings.webhookSecret;
     if (secret) headers['x-slipway-signature'] = signature(secret, job.data.body);
-    const allowPrivate = this.ctx.settings.webhookAllowPrivate;
-    const refused = allowPrivate ? null : refusedTarget(job.data.url);
-    // Retrying cannot make a refused target acceptable: the job ends at once.
-    if (refused) throw new UnrecoverableError(`target refused: ${refused}`);
     try {
-      const status = await post(job.data.url, headers, job.data.body, allowPrivate);
+      const status = await post(job.data.url, headers, job.data.body, this.ctx.settings.webhookAllowPrivate);
       if (status < 200 || status >= 300) throw new Error(`answered ${status}`);
       this.ctx.log.debug({ url: redactUrl(job.data.url), event: job.data.event, status }, 'webhook delivered');
     } catch (err) {
+      // Retrying cannot make a refused target acceptable: the job ends at once.
       if (err instanceof TargetRefusedError) throw new UnrecoverableError(`target refused: ${err.message}`);
       throw err;
     }
@@ -98,12 +95,16 @@ export class Webhooks {
  * One POST without following redirects. Node's own fetch refuses URLs with userinfo and cannot pin the
  * address it connects to; http.request sends userinfo as Basic auth and takes a checking `lookup`.
  */
-function post(raw: string, headers: Record<string, string>, body: string, allowPrivate: boolean): Promise<number> {
+export function post(raw: string, headers: Record<string, string>, body: string, allowPrivate: boolean): Promise<number> {
+  // A literal address is never looked up, so it is judged here.
+  const refused = allowPrivate ? null : refusedTarget(raw);
+  if (refused) return Promise.reject(new TargetRefusedError(refused));
   const url = new URL(raw);
   const options: RequestOptions = {
     method: 'POST',
     headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-    timeout: TIMEOUT_MS,
+    // A fresh connection each time: a pooled one would skip the lookup that checks the address.
+    agent: false,
     ...(url.username || url.password ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
     ...(allowPrivate ? {} : { lookup: publicOnlyLookup as RequestOptions['lookup'] }),
   };
@@ -116,7 +117,9 @@ function post(raw: string, headers: Record<string, string>, body: string, allowP
       res.on('end', () => resolve(res.statusCode ?? 0));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
+    // The whole exchange, not each pause: a receiver dripping bytes cannot hold a delivery slot.
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
+    req.on('close', () => clearTimeout(timer));
     req.on('error', reject);
     req.end(body);
   });
