@@ -9,7 +9,7 @@
  * set, and a worker in a container sees its own tree: there builds run without a pid limit, and the build
  * log says so (docs/security.md names the remedy).
  */
-import { mkdir, readdir, readFile, readlink, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rmdir, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
@@ -37,6 +37,7 @@ export async function limitBuildPids(engine: EngineFacts, pids: number): Promise
     return none(`the engine uses the ${engine.cgroupDriver} cgroup driver on cgroup v${engine.cgroupVersion}; only cgroupfs on v1 is supported`);
   }
   if (!(await sameCgroupTreeAsEngine())) return none("this worker does not share the engine's cgroup tree (is it in a container?)");
+  await sweepStale();
   const id = randomBytes(6).toString('hex');
   const dir = path.join(CGROUP, 'pids', PARENT, id);
   try {
@@ -46,15 +47,36 @@ export async function limitBuildPids(engine: EngineFacts, pids: number): Promise
     await rmdir(dir).catch(() => {});
     return none(`could not write ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  return {
-    cgroupParent: `/${PARENT}/${id}`,
-    // runc made the parent in every hierarchy; the step containers' own cgroups are gone by now.
-    release: async () => {
-      for (const hierarchy of await readdir(CGROUP).catch(() => [] as string[])) {
-        await rmdir(path.join(CGROUP, hierarchy, PARENT, id)).catch(() => {});
-      }
-    },
-  };
+  return { cgroupParent: `/${PARENT}/${id}`, release: () => removeEverywhere(id) };
+}
+
+/**
+ * runc made the parent in every hierarchy. A failed step's container may still be going when the build's
+ * stream ends (its cgroup keeps the parent busy), so each is tried for a few seconds.
+ */
+async function removeEverywhere(id: string, tries = 20): Promise<void> {
+  for (const hierarchy of await readdir(CGROUP).catch(() => [] as string[])) {
+    const dir = path.join(CGROUP, hierarchy, PARENT, id);
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      const code = await rmdir(dir).then(
+        () => 'ok',
+        (err: NodeJS.ErrnoException) => err.code,
+      );
+      if (code !== 'EBUSY' || attempt === tries) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** A build never runs longer than SLIPWAY_BUILD_TIMEOUT_S allows (24 h): older parents are leftovers of a killed worker. */
+const STALE_MS = 25 * 3600 * 1000;
+
+async function sweepStale(): Promise<void> {
+  const root = path.join(CGROUP, 'pids', PARENT);
+  for (const id of await readdir(root).catch(() => [] as string[])) {
+    const since = await stat(path.join(root, id)).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (/^[0-9a-f]{12}$/.test(id) && since > STALE_MS) await removeEverywhere(id, 1);
+  }
 }
 
 let sameTree = false;
