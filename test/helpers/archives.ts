@@ -109,3 +109,23 @@ export function dockerfileApp(app: string, version: string, buildS = 0): Promise
     { name: 'server.js', content: `require('http').createServer((q, s) => s.end('${app} ${version}')).listen(process.env.PORT || 3000)` },
   ]);
 }
+
+/** A gzip of many members, each 64 MiB of zeros: 6 GiB that costs 6 MB to send. */
+export function zeroBomb(gib: number): Buffer {
+  const member = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
+  const header = Buffer.alloc(512);
+  header.write('zeros', 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${(gib * 1024 ** 3).toString(8).padStart(11, '0')}\0`, 124);
+  header.write('00000000000\0', 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return Buffer.concat([gzipSync(header), ...Array.from({ length: gib * 16 }, () => member)]);
+}

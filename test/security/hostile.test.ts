@@ -9,10 +9,9 @@ import { readdir } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, get, upload, waitForDeploy } from '../helpers/api';
-import { fixtureTgz, tarOf, zipOf, zipWithRawName, type Entry } from '../helpers/archives';
+import { fixtureTgz, tarOf, zeroBomb, zipOf, zipWithRawName, type Entry } from '../helpers/archives';
 import { docker, startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
@@ -46,26 +45,6 @@ async function hostile(name: string, archive: Buffer, fileName: string, expected
   expect({ name, status: expected.status ? res.status : 'queued', code }).toEqual({ name, status: expected.status ?? 'queued', code: expected.code });
   expect(message.length, name).toBeGreaterThan(10);
   expect(message, name).not.toMatch(/\n\s+at /); // no stack trace
-}
-
-/** A gzip of many members, each 64 MiB of zeros: 6 GiB that costs 6 MB to send. */
-function zeroBomb(gib: number): Buffer {
-  const member = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
-  const header = Buffer.alloc(512);
-  header.write('zeros', 0);
-  header.write('0000644\0', 100);
-  header.write('0000000\0', 108);
-  header.write('0000000\0', 116);
-  header.write(`${(gib * 1024 ** 3).toString(8).padStart(11, '0')}\0`, 124);
-  header.write('00000000000\0', 136);
-  header.write('        ', 148);
-  header.write('0', 156);
-  header.write('ustar\0', 257);
-  header.write('00', 263);
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return Buffer.concat([gzipSync(header), ...Array.from({ length: gib * 16 }, () => member)]);
 }
 
 beforeAll(async () => {

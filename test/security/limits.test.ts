@@ -6,10 +6,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, get, upload } from '../helpers/api';
-import { tarOf, type Entry } from '../helpers/archives';
+import { tarOf, zeroBomb, type Entry } from '../helpers/archives';
 import { processUsage, startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
@@ -25,26 +24,6 @@ afterAll(async () => {
 async function cpuSeconds(pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** One tar entry of `gib` GiB of zeros, gzipped as many 64 MiB members: 6 GiB costs 6 MB to send. */
-function zeroBomb(gib: number): Buffer {
-  const member = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
-  const header = Buffer.alloc(512);
-  header.write('zeros', 0);
-  header.write('0000644\0', 100);
-  header.write('0000000\0', 108);
-  header.write('0000000\0', 116);
-  header.write(`${(gib * 1024 ** 3).toString(8).padStart(11, '0')}\0`, 124);
-  header.write('00000000000\0', 136);
-  header.write('        ', 148);
-  header.write('0', 156);
-  header.write('ustar\0', 257);
-  header.write('00', 263);
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return Buffer.concat([gzipSync(header), ...Array.from({ length: gib * 16 }, () => member)]);
 }
 
 /** A package.json whose version is invalid: a 422 invalid_version proves the scan read it, without queueing a deploy. */

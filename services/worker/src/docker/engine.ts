@@ -188,13 +188,7 @@ export class Engine {
   /** Pulls an image, failing on the pull's error lines. */
   async pull(image: string): Promise<void> {
     const stream = (await this.call('pull image', () => this.docker.pull(image))) as NodeJS.ReadableStream;
-    const parser = new BuildOutputParser();
-    const errors: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (c: Buffer) => parser.push(c).forEach((m) => m.kind === 'error' && errors.push(m.text)));
-      stream.on('end', () => resolve());
-      stream.on('error', reject);
-    });
+    const errors = await errorLines(stream);
     if (errors.length) throw new EngineError(`Docker could not pull ${image}: ${errors.join('; ')}`);
   }
 
@@ -509,13 +503,7 @@ export class Engine {
     const [repo, tag] = splitRef(target);
     await this.call('tag image', () => this.docker.getImage(image).tag({ repo, tag }));
     const stream = (await this.call('push image', () => this.docker.getImage(target).push({ tag }))) as NodeJS.ReadableStream;
-    const parser = new BuildOutputParser();
-    const errors: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (c: Buffer) => parser.push(c).forEach((m) => m.kind === 'error' && errors.push(m.text)));
-      stream.on('end', () => resolve());
-      stream.on('error', reject);
-    });
+    const errors = await errorLines(stream);
     if (errors.length) throw new EngineError(`Docker could not push ${target}: ${errors.join('; ')}`);
   }
 
@@ -631,4 +619,16 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
     }),
   ]);
+}
+
+/** Reads a pull or push progress stream to its end; the error lines it carried (inside an HTTP 200). */
+async function errorLines(stream: NodeJS.ReadableStream): Promise<string[]> {
+  const parser = new BuildOutputParser();
+  const errors: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (c: Buffer) => parser.push(c).forEach((m) => m.kind === 'error' && errors.push(m.text)));
+    stream.on('end', () => resolve());
+    stream.on('error', reject);
+  });
+  return errors;
 }
