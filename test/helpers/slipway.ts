@@ -181,11 +181,23 @@ export async function removeOwnedNetworks(instance: string): Promise<void> {
   }
 }
 
-export async function containersOf(prefix: string): Promise<Array<{ id: string; name: string; state: string; labels: Record<string, string> }>> {
+/**
+ * The containers of the installation whose images carry `prefix`. `name` is the SPEC's
+ * `slipway-<app>-<version>`; `dockerName` may end in the installation's id, which Slipway adds when another
+ * installation on the engine (the panel tests run beside the integration tests) holds the plain name.
+ */
+export async function containersOf(
+  prefix: string,
+): Promise<Array<{ id: string; name: string; dockerName: string; state: string; labels: Record<string, string> }>> {
   const list = await docker.listContainers({ all: true, filters: { label: ['io.slipway.app'] } });
   return list
     .filter((c) => c.Image.startsWith(prefix))
-    .map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').slice(1), state: c.State, labels: c.Labels }));
+    .map((c) => {
+      const dockerName = (c.Names[0] ?? '').slice(1);
+      const suffix = `-${c.Labels['io.slipway.instance']}`;
+      const name = dockerName.endsWith(suffix) ? dockerName.slice(0, -suffix.length) : dockerName;
+      return { id: c.Id, name, dockerName, state: c.State, labels: c.Labels };
+    });
 }
 
 /** Open descriptors and resident memory of a process, from /proc. */

@@ -42,7 +42,10 @@ describe('deploying an app', () => {
   });
 
   it('runs the container hardened, labelled and named as SPEC §3 says', async () => {
-    const info = await docker.getContainer('slipway-hello-1.0.0').inspect();
+    // Another installation on this engine (the panel tests run beside these) may hold the plain name.
+    const [mine] = (await containersOf(slipway.prefix)).filter((c) => c.labels['io.slipway.deploy'] === v1Id);
+    expect(mine!.name).toBe('slipway-hello-1.0.0');
+    const info = await docker.getContainer(mine!.id).inspect();
     expect(info.Config.Labels).toMatchObject({ 'io.slipway.app': 'hello', 'io.slipway.version': '1.0.0', 'io.slipway.deploy': v1Id });
     expect(info.HostConfig).toMatchObject({
       Init: true,
@@ -119,6 +122,24 @@ describe('deploying an app', () => {
     const done = await waitForDeploy(slipway.url, res.body.deploy.id);
     expect(done.status).toBe('succeeded');
     expect(await answer(done.port!)).toBe('hello 3.0.0');
+  });
+});
+
+describe('a container name that is taken', () => {
+  it('leaves a container it did not make alone and names its own after this installation', async () => {
+    const foreign = await docker.createContainer({ name: 'slipway-named-1.0.0', Image: 'node:20-slim', Cmd: ['true'] });
+    try {
+      const res = await upload(slipway.url, await fixtureTgz('hello', { name: 'named', version: '1.0.0' }), 'named.tgz');
+      const done = await waitForDeploy(slipway.url, res.body.deploy.id);
+      expect(done.status).toBe('succeeded');
+      expect(await answer(done.port!)).toBe('named 1.0.0');
+      const [mine] = (await containersOf(slipway.prefix)).filter((c) => c.labels['io.slipway.app'] === 'named');
+      expect(mine!.dockerName).toBe(`slipway-named-1.0.0-${slipway.instance}`);
+      expect((await foreign.inspect()).Name).toBe('/slipway-named-1.0.0');
+    } finally {
+      await foreign.remove({ force: true });
+      await call(slipway.url, 'DELETE', '/api/apps/named');
+    }
   });
 });
 

@@ -13,6 +13,7 @@ export function labelsFor(app: string, version: string, deployId: string, instan
   return { [LABEL.managed]: 'true', [LABEL.instance]: instance, [LABEL.app]: app, [LABEL.version]: version, [LABEL.deploy]: deployId };
 }
 
-export function containerName(app: string, version: string): string {
-  return `slipway-${app}-${version}`;
+/** `slipway-<app>-<version>` (SPEC §3); with the installation's id when that name is taken by another one. */
+export function containerName(app: string, version: string, instance?: string): string {
+  return instance ? `slipway-${app}-${version}-${instance}` : `slipway-${app}-${version}`;
 }

@@ -40,13 +40,23 @@ export interface Candidate {
 const DEFAULT_CONTAINER_PORT = 3000;
 
 export async function start(engine: Engine, input: StartInput): Promise<Candidate> {
-  const finalName = containerName(input.app, input.version);
-  const [existing, exposed] = await Promise.all([engine.findContainerByName(finalName), engine.imageExposedPort(input.image)]);
-  let name = finalName;
-  if (existing) {
-    if (existing.labels[LABEL.app] !== input.app || existing.labels[LABEL.instance] !== input.labels[LABEL.instance]) {
+  const instance = input.labels[LABEL.instance] ?? '';
+  const mine = (c: { labels: Record<string, string> } | null) =>
+    c !== null && c.labels[LABEL.app] === input.app && c.labels[LABEL.instance] === instance;
+  let finalName = containerName(input.app, input.version);
+  let existing = await engine.findContainerByName(finalName);
+  // The name belongs to someone else (another Slipway on this engine, or a container of the user's own):
+  // never touch it; this installation's containers of the version carry its id instead.
+  if (existing && !mine(existing)) {
+    finalName = containerName(input.app, input.version, instance);
+    existing = await engine.findContainerByName(finalName);
+    if (existing && !mine(existing)) {
       throw new PipelineError('start_failed', `A container named ${finalName} exists and was not made by this Slipway; remove or rename it`);
     }
+  }
+  const exposed = await engine.imageExposedPort(input.image);
+  let name = finalName;
+  if (existing) {
     // The live container of this very version (a restart): start beside it, rename after the switch.
     if (existing.id === input.liveContainerId) name = `${finalName}-${randomBytes(3).toString('hex')}`;
     // Otherwise a leftover of an earlier attempt at this version.
