@@ -24,15 +24,21 @@ export function parseTrustedProxies(text: string): { ok: true; list: string[] } 
   return { ok: true, list };
 }
 
-const compiled = new WeakMap<TrustedProxies, BlockList>();
+type Family = 'ipv4' | 'ipv6';
+const compiled = new WeakMap<TrustedProxies, Record<Family, BlockList>>();
 
-function blockList(list: TrustedProxies): BlockList {
+/**
+ * One rule set per family: a single BlockList matches IPv4 addresses against IPv6 rules too (through
+ * their mapped form), so `::/0` would trust every IPv4 peer.
+ */
+function blockLists(list: TrustedProxies): Record<Family, BlockList> {
   let rules = compiled.get(list);
   if (!rules) {
-    rules = new BlockList();
+    rules = { ipv4: new BlockList(), ipv6: new BlockList() };
     for (const entry of list) {
       const [address = '', prefix] = entry.split('/');
-      rules.addSubnet(address, Number(prefix), isIP(address) === 6 ? 'ipv6' : 'ipv4');
+      const family: Family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+      rules[family].addSubnet(address, Number(prefix), family);
     }
     compiled.set(list, rules);
   }
@@ -52,7 +58,8 @@ function plain(address: string): string {
 export function isTrusted(address: string, list: TrustedProxies): boolean {
   const a = plain(address);
   if (!a || !list.length) return false;
-  return blockList(list).check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
+  const family: Family = isIP(a) === 6 ? 'ipv6' : 'ipv4';
+  return blockLists(list)[family].check(a, family);
 }
 
 /**

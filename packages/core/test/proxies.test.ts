@@ -33,6 +33,15 @@ describe('SLIPWAY_TRUSTED_PROXIES (SPEC §1)', () => {
     expect(isTrusted('127.0.0.1', [])).toBe(false);
   });
 
+  it('matches each family only against its own rules', () => {
+    const allV6 = list('::/0');
+    expect(isTrusted('2001:db8::1', allV6)).toBe(true);
+    for (const v4 of ['1.2.3.4', '::ffff:1.2.3.4', '127.0.0.1']) expect(isTrusted(v4, allV6), v4).toBe(false);
+    const allV4 = list('0.0.0.0/0');
+    expect(isTrusted('8.8.8.8', allV4)).toBe(true);
+    expect(isTrusted('::1', allV4)).toBe(false);
+  });
+
   it('takes the client from X-Forwarded-For only through trusted hops, right to left', () => {
     const trusted = list('127.0.0.1,10.0.0.0/8');
     // An untrusted peer's header is ignored: it is the client.
