@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueDeploy } from '@slipway/core/enqueue';
 import { createDeployQueue, type DeployQueue } from '@slipway/core/queue';
 import { Store } from '@slipway/core/store';
-import { waitForDeploy } from '../helpers/api';
-import { fixtureTgz } from '../helpers/archives';
+import { readSse, upload, waitForDeploy } from '../helpers/api';
+import { fixtureTgz, tarOf } from '../helpers/archives';
 import { startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
@@ -75,4 +75,22 @@ describe('deploy job payloads', () => {
     expect(existsSync(outside)).toBe(true);
     // Before the fix the archive outside was deployed: give that case time to fail clearly.
   }, 400_000);
+
+  it('never deletes a file outside the archive folders when it sweeps old failed archives', async () => {
+    // Version records name their archive too, and they live in Redis: plant failed ones naming the file outside.
+    const store = new Store(redis);
+    for (const version of ['0.0.1', '0.0.2', '0.0.3']) {
+      await store.putVersion('victim', { version, image: `${slipway.prefix}victim:${version}`, deployId: `dplanted${version}`, state: 'failed', createdAt: `2020-01-0${version.at(-1)}T00:00:00.000Z`, archivePath: outside });
+    }
+    // A real failure of the app sweeps all but the 3 newest failed archives: the planted ones.
+    const broken = await tarOf([{ name: 'Dockerfile', content: 'FROM node:20-slim\nRUN exit 3\n' }]);
+    const res = await upload(slipway.url, broken, 'victim.tar', { app: 'victim', version: '2.0.0' });
+    expect(res.status).toBe(202);
+    const events = await readSse(`${slipway.url}/api/deploys/${res.body.deploy.id}/events`, 120_000);
+    expect(events.at(-1)).toMatchObject({ event: 'done', data: { deploy: { status: 'failed' } } });
+    // Three failed archives are kept per app: with the new failure, the oldest planted one is swept.
+    const planted = (await store.getVersions('victim')).filter((v) => v.deployId.startsWith('dplanted'));
+    expect(planted.map((v) => [v.version, v.archivePath])).toEqual([['0.0.3', outside], ['0.0.2', outside], ['0.0.1', undefined]]);
+    expect(existsSync(outside)).toBe(true);
+  }, 300_000);
 });

@@ -10,6 +10,7 @@ import { dataPaths } from '@slipway/core/config';
 import { notify } from '@slipway/core/notify';
 import type { WorkerContext } from './context';
 import { imageOf } from './deploy';
+import { confinedArchive } from './job-paths';
 
 export async function prune(ctx: WorkerContext, app: string): Promise<string[]> {
   const [record, versions] = await Promise.all([ctx.store.getAppRecord(app), ctx.store.getVersions(app)]);
@@ -52,6 +53,9 @@ export async function dropFailedArchives(ctx: WorkerContext, app: string, failed
   const withArchive = (await ctx.store.getVersions(app)).filter((v) => v.state === 'failed' && v.archivePath); // newest first
   const drop = withArchive.filter((v, i) => i >= KEEP_FAILED_ARCHIVES || (v.version === failed.version && ARCHIVE_REFUSED.has(failed.code)));
   for (const version of drop) {
-    if (await ctx.store.forgetFailedArchive(app, version.version, version.deployId)) await rm(version.archivePath!, { force: true });
+    if (!(await ctx.store.forgetFailedArchive(app, version.version, version.deployId))) continue;
+    // The record is only as trustworthy as Redis: delete nothing outside the archive folders.
+    const file = await confinedArchive(ctx.settings.dataDir, version.archivePath!).catch(() => null);
+    if (file) await rm(file, { force: true });
   }
 }
