@@ -150,7 +150,8 @@ describe('event streams that vanish', () => {
       expect(first.length).toBeGreaterThan(0);
       // A Docker stream per viewer would be +1,500; the margin is the stats sampler's own calls to the engine.
       expect((await processUsage(slipway.worker.pid!)).fds).toBeLessThanOrEqual(worker0.fds + WORKER_FD_NOISE);
-      expect((await processUsage(slipway.api.pid!)).fds).toBeGreaterThanOrEqual(api0.fds + TOTAL);
+      // Every viewer holds its socket (the baseline may have held a passing connection or two of its own).
+      expect((await processUsage(slipway.api.pid!)).fds).toBeGreaterThanOrEqual(api0.fds + TOTAL - 4);
 
       // Gone without a goodbye: half reset, half just dropped.
       open.forEach((o, i) => (i % 2 ? o.req.socket?.resetAndDestroy() : o.req.destroy()));
@@ -220,6 +221,9 @@ describe('uploads that go wrong by the thousand', () => {
     const t0 = Date.now();
     for (let i = 0; i < 1000; i++) await abortedUpload();
     const t1 = Date.now();
+    // An upload's slot is given back once the API has seen the connection go and removed the partial file:
+    // the last few are still being cleaned up when the loop ends. Their descriptors come back first.
+    expect((await until(() => processUsage(slipway.api.pid!), (u) => u.fds <= api0.fds + 2, 15_000)).fds).toBeLessThanOrEqual(api0.fds + 2);
 
     const tgz = await tarOf(await fixtureEntries('hello', { version: '9.9.9' }));
     const statuses = new Map<number, number>();

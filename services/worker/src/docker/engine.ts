@@ -62,7 +62,8 @@ export class EngineError extends Error {
 }
 
 export class BuildError extends Error {
-  constructor(message: string, readonly timedOut = false) {
+  /** `cut`: the stream ended with no image and no error of the builder's (the engine went away mid-build). */
+  constructor(message: string, readonly timedOut = false, readonly cut = false) {
     super(message);
     this.name = 'BuildError';
   }
@@ -163,7 +164,7 @@ export class Engine {
       clearTimeout(timer);
     }
     if (errors.length) throw new BuildError(errors.join('\n'));
-    if (!imageId) throw new BuildError('The build ended without producing an image');
+    if (!imageId) throw new BuildError('The build ended without producing an image', false, true);
     return { imageId };
   }
 

@@ -14,6 +14,7 @@ import { BuildError, EngineError } from '../docker/engine';
 import { PipelineError } from '../errors';
 import { containBuild, refuseHostFetches, requireLabels, type BuildSettings } from './contain';
 import { escapeChar } from './dockerfile';
+import { DEPENDENCY_MANIFESTS, installManifest } from './manifests';
 import { existsInside, readInside, readManifest } from './tree';
 import type { SourceDir } from './unpack';
 
@@ -34,8 +35,6 @@ export interface BuiltImage {
   template: boolean;
 }
 
-/** Manifests the template installs in their own cached layer. */
-const DEPENDENCY_MANIFESTS = ['package.json', 'package-lock.json', 'npm-shrinkwrap.json'];
 const MAX_DOCKERFILE_BYTES = 1024 * 1024;
 /** Never part of a template build: dependencies are installed inside the image, history is not needed. */
 const TEMPLATE_IGNORES = ['node_modules', '.git'];
@@ -60,10 +59,14 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
     await requireLabels(engine, imageId, input.labels);
     return { image: input.image, imageId, template: own === null };
   } catch (err) {
-    if (err instanceof BuildError && !err.timedOut && KILLED.test(err.message)) {
-      if (await engineStopping(engine)) {
-        throw new PipelineError('engine_error', `The Docker engine stopped during the build and killed it (${err.message.slice(-40)})`, true);
+    if (err instanceof BuildError && !err.timedOut) {
+      // A step killed or a stream cut short is what an engine going down looks like: watch it for a few
+      // seconds. Any other builder error is the app's, unless the engine is not answering right now.
+      const suspect = err.cut || KILLED.test(err.message);
+      if (suspect ? await engineStopping(engine) : !(await engine.ping(1000))) {
+        throw new PipelineError('engine_error', `The Docker engine stopped during the build (${err.message.slice(-60)})`, true);
       }
+      if (!KILLED.test(err.message)) throw new PipelineError('build_failed', err.message);
       const limit = Math.round(input.limits.memoryBytes / 1048576);
       throw new PipelineError('build_failed', `${err.message}\nExit code 137: the step was killed, most often for using more than the build's ${limit} MiB of memory (SLIPWAY_BUILD_MEMORY_MB)`);
     }
@@ -106,7 +109,7 @@ export function withLabels(dockerfile: string, labels: Record<string, string>): 
 /**
  * The app's files, filtered by its .dockerignore as the docker CLI does, plus `.slipway/`: the Dockerfile
  * to build (the app's own or the template, with Slipway's labels). For the template also the dependency
- * manifests alone (so `npm ci` is cached until they change) and the start script. The .dockerignore itself
+ * manifests alone, normalised (so `npm ci` is cached until the dependencies change), and the start script. The .dockerignore itself
  * is not sent, so the builder cannot apply it a second time and hide `.slipway/`.
  */
 export async function packContext(dir: string, dockerfile: string, template: boolean): Promise<Readable> {
@@ -116,7 +119,7 @@ export async function packContext(dir: string, dockerfile: string, template: boo
     extra.push({ name: '.slipway/start.sh', content: await startScript(dir), mode: 0o755 }, { name: '.slipway/deps/.keep', content: '' });
     for (const name of DEPENDENCY_MANIFESTS) {
       const content = await readInside(dir, name);
-      if (content) extra.push({ name: `.slipway/deps/${name}`, content });
+      if (content) extra.push({ name: `.slipway/deps/${name}`, content: installManifest(name, content) });
     }
   }
   return tarFs.pack(dir, {
