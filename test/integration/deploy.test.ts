@@ -175,6 +175,34 @@ describe('building', () => {
     expect(refused.body.error.message).toMatch(/upload it again/);
   });
 
+  it('reuses the dependency install layer when a new version changes only its version and code', async () => {
+    const appOf = async (version: string, body: string) => {
+      const entries = await fixtureEntries('hello', { name: 'cached', version });
+      const pkg = JSON.parse(String(entries.find((e) => e.name === 'package.json')!.content));
+      pkg.scripts = { ...pkg.scripts, [`note-${version}`]: 'echo a script npm ci never runs' };
+      const lock = { name: 'cached', version, lockfileVersion: 3, requires: true, packages: { '': { name: 'cached', version } } };
+      return tarOf([
+        ...entries.filter((e) => e.name !== 'package.json' && e.name !== 'server.js'),
+        { name: 'package.json', content: JSON.stringify(pkg) },
+        { name: 'package-lock.json', content: JSON.stringify(lock) },
+        { name: 'server.js', content: `require('node:http').createServer((q, r) => r.end('${body}')).listen(process.env.PORT);` },
+      ]);
+    };
+    const installStep = async (version: string, body: string) => {
+      const res = await upload(slipway.url, await appOf(version, body), 'cached.tgz');
+      const done = await waitForDeploy(slipway.url, res.body.deploy.id);
+      expect(done.status).toBe('succeeded');
+      expect(await answer(done.port!)).toBe(body);
+      const lines: string[] = (await readSse(`${slipway.url}/api/deploys/${done.id}/events`)).filter((e) => e.event === 'log').map((e) => e.data.line);
+      const step = lines.findIndex((l) => /^Step \d+\/\d+ : RUN .*npm ci/.test(l));
+      expect(step).toBeGreaterThan(0);
+      return lines[step + 1];
+    };
+    expect(await installStep('1.0.0', 'first')).not.toMatch(/Using cache/);
+    expect(await installStep('1.1.0', 'second')).toMatch(/Using cache/);
+    await call(slipway.url, 'DELETE', '/api/apps/cached');
+  });
+
   it('uses the app\'s own Dockerfile and its exposed port', async () => {
     const res = await upload(slipway.url, await tarOf(await fixtureEntries('own-dockerfile')), 'own.tgz', { app: 'own', version: '1' });
     const done = await waitForDeploy(slipway.url, res.body.deploy.id);
