@@ -10,6 +10,13 @@ export function scopeAllows(held: Scope, needed: Scope): boolean {
   return SCOPES.indexOf(held) >= SCOPES.indexOf(needed);
 }
 
+/** Who may call a route: anyone, anyone signed in (whatever the scope), or a scope and those above it. */
+export type Access = Scope | 'public' | 'signed-in';
+
+/** The panel's session cookie, and the header its requests that change something carry (SPEC §5). */
+export const SESSION_COOKIE = 'slipway_session';
+export const CSRF_HEADER = 'x-slipway-csrf';
+
 export const USERNAME_RE = /^[a-z0-9][a-z0-9._-]{1,31}$/;
 
 export const UserSchema = z.object({

@@ -15,6 +15,7 @@ import { deployRoutes } from './routes/deploys';
 import { eventRoutes } from './routes/events';
 import { logRoutes } from './routes/logs';
 import { metricsRoutes } from './routes/metrics';
+import { openApiRoutes } from './routes/openapi';
 import { healthRoutes } from './routes/health';
 import { queueRoutes } from './routes/queue';
 import { systemRoutes } from './routes/system';
@@ -67,6 +68,7 @@ export function apiRouters(ctx: ApiContext): Router[] {
     eventRoutes(ctx),
     trafficRoutes(ctx),
     systemRoutes(ctx),
+    openApiRoutes(),
   ];
 }
 

@@ -3,9 +3,11 @@ import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { LogLevel } from '@slipway/contracts/requests';
 import { ownLogDir } from '@slipway/core/logger';
 
-export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+/** pino's numbers for the level names the query accepts (`OwnLogsQuerySchema`). */
+export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const satisfies Record<LogLevel, number>;
 export type LevelName = keyof typeof LEVELS;
 const NAMES = Object.fromEntries(Object.entries(LEVELS).map(([k, v]) => [v, k])) as Record<number, LevelName>;
 

@@ -8,15 +8,12 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
-import { scopeAllows, type Scope } from '@slipway/contracts/auth';
+import { CSRF_HEADER, SESSION_COOKIE, scopeAllows, type Access } from '@slipway/contracts/auth';
 import type { Accounts, Principal } from '../auth/accounts';
 import { AppError } from '../errors';
 import { canonicalPath } from './canonical-path';
 
-export const SESSION_COOKIE = 'slipway_session';
-export const CSRF_HEADER = 'x-slipway-csrf';
-
-type Need = Scope | 'public' | 'signed-in';
+type Need = Access;
 
 const RULES: Array<[method: string, path: RegExp, need: Need]> = [
   ['*', /^\/healthz$/, 'public'],

@@ -1,9 +1,10 @@
 import type Router from '@koa/router';
 import { apiRouter } from './router';
-import { z } from 'zod';
+import type { AppAnswer, AppSummaryAnswer, AppsAnswer, DeletedAnswer, DeployAnswer, OperationAnswer } from '@slipway/contracts/responses';
 import { AppSettingsPatchSchema } from '@slipway/contracts/settings';
 import { APP_FIELDS, readLatest, readSeries } from '@slipway/core/metrics';
 import { isAppName, VERSION_RE } from '@slipway/contracts/names';
+import { RollbackBodySchema, SeriesQuerySchema } from '@slipway/contracts/requests';
 import { lifecycle, rebuild, restart, rollback, updateSettings } from '../actions';
 import { audit } from '../audit';
 import { appDetail, appSummary, listApps } from '../apps';
@@ -11,13 +12,11 @@ import type { ApiContext } from '../context';
 import { AppError, notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
 import { body, query } from '../middleware/validate';
-import { seriesWindow, SeriesQuery } from './series';
+import { seriesWindow } from './series';
 import type { Principal } from '../auth/accounts';
 
 /** Who asks decides what of the settings they see (webhook URLs whole only for admins). */
 const viewerScope = (koa: { state: { principal?: Principal } }) => koa.state.principal?.scope;
-
-const RollbackBody = z.object({ version: z.string().regex(VERSION_RE, 'not a valid version').optional() }).strict();
 
 export function appRoutes(ctx: ApiContext): Router {
   const router = apiRouter();
@@ -31,11 +30,11 @@ export function appRoutes(ctx: ApiContext): Router {
   };
 
   router.get('/api/apps', async (koa) => {
-    koa.body = { apps: await listApps(ctx) };
+    koa.body = { apps: await listApps(ctx) } satisfies AppsAnswer;
   });
 
   router.get('/api/apps/:name', async (koa) => {
-    koa.body = { app: await appDetail(ctx, await existing(koa.params.name), viewerScope(koa)) };
+    koa.body = { app: await appDetail(ctx, await existing(koa.params.name), viewerScope(koa)) } satisfies AppAnswer;
   });
 
   // Registers the app (before its first upload) or changes its settings.
@@ -48,7 +47,7 @@ export function appRoutes(ctx: ApiContext): Router {
     // Which settings changed, never their values (env may hold secrets).
     await audit(ctx.redis, koa, { action: created ? 'app.create' : 'app.settings', target: name, details: { fields: Object.keys(patch) } });
     koa.status = created ? 201 : 200;
-    koa.body = { app: await appDetail(ctx, name, viewerScope(koa)) };
+    koa.body = { app: await appDetail(ctx, name, viewerScope(koa)) } satisfies AppAnswer;
   });
 
   // The current container's last sample (taken every SLIPWAY_SAMPLE_S by the worker); byte counters are totals.
@@ -73,24 +72,24 @@ export function appRoutes(ctx: ApiContext): Router {
   // History of the app's container: gauges as means, byte counters as bytes moved per point.
   router.get('/api/apps/:name/stats/series', async (koa) => {
     const name = await existing(koa.params.name);
-    const { from, to, step } = seriesWindow(query(koa, SeriesQuery));
+    const { from, to, step } = seriesWindow(query(koa, SeriesQuerySchema));
     koa.body = { series: await readSeries(ctx.redis, `app:${name}`, from, to, step, APP_FIELDS) };
   });
 
   router.post('/api/apps/:name/rollback', async (koa) => {
     const name = await existing(koa.params.name);
-    const { version } = body(koa, RollbackBody.default({}));
+    const { version } = body(koa, RollbackBodySchema.default({}));
     const deploy = await rollback(ctx, name, version);
     await audit(ctx.redis, koa, { action: 'app.rollback', target: `${name}@${deploy.version}`, details: { deployId: deploy.id } });
     koa.status = 202;
-    koa.body = { deploy };
+    koa.body = { deploy } satisfies DeployAnswer;
   });
 
   router.post('/api/apps/:name/restart', async (koa) => {
     const deploy = await restart(ctx, await existing(koa.params.name));
     await audit(ctx.redis, koa, { action: 'app.restart', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
     koa.status = 202;
-    koa.body = { deploy };
+    koa.body = { deploy } satisfies DeployAnswer;
   });
 
   router.post('/api/apps/:name/versions/:version/rebuild', async (koa) => {
@@ -100,7 +99,7 @@ export function appRoutes(ctx: ApiContext): Router {
     const deploy = await rebuild(ctx, name, version);
     await audit(ctx.redis, koa, { action: 'app.rebuild', target: `${name}@${version}`, details: { deployId: deploy.id } });
     koa.status = 202;
-    koa.body = { deploy };
+    koa.body = { deploy } satisfies DeployAnswer;
   });
 
   for (const action of ['start', 'stop'] as const) {
@@ -109,7 +108,7 @@ export function appRoutes(ctx: ApiContext): Router {
       const { done, id } = await lifecycle(ctx, name, action);
       await audit(ctx.redis, koa, { action: `app.${action}`, target: name });
       koa.status = done ? 200 : 202;
-      koa.body = done ? { app: await appSummary(ctx, name) } : { operation: { id, action, status: 'queued' } };
+      koa.body = (done ? { app: await appSummary(ctx, name) } : { operation: { id, action, status: 'queued' } }) satisfies AppSummaryAnswer | OperationAnswer;
     });
   }
 
@@ -122,7 +121,7 @@ export function appRoutes(ctx: ApiContext): Router {
     const { done, id } = await lifecycle(ctx, name, 'delete');
     await audit(ctx.redis, koa, { action: 'app.delete', target: name });
     koa.status = done ? 200 : 202;
-    koa.body = done ? { deleted: name } : { operation: { id, action: 'delete', status: 'queued' } };
+    koa.body = (done ? { deleted: name } : { operation: { id, action: 'delete', status: 'queued' } }) satisfies DeletedAnswer | OperationAnswer;
   });
 
   return router;

@@ -1,31 +1,17 @@
 import type Router from '@koa/router';
 import { apiRouter } from './router';
+import type { AuditAnswer, AuthStatusAnswer, MeAnswer, SignedInAnswer, TokenCreatedAnswer, TokensAnswer, UsersAnswer } from '@slipway/contracts/responses';
 import type { Context } from 'koa';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { z } from 'zod';
-import { PasswordSchema, ScopeSchema, scopeAllows, USERNAME_RE } from '@slipway/contracts/auth';
+import { scopeAllows, SESSION_COOKIE, USERNAME_RE } from '@slipway/contracts/auth';
+import { AuditQuerySchema, LoginBodySchema, NewPasswordBodySchema, NewTokenBodySchema, NewUserBodySchema, SetupBodySchema } from '@slipway/contracts/requests';
 import type { Principal } from '../auth/accounts';
 import { DUMMY_HASH, hashPassword, verifyPassword } from '../auth/secrets';
 import { audit, readAudit } from '../audit';
 import type { ApiContext } from '../context';
 import { AppError, conflict, notFound, redisUnavailable } from '../errors';
-import { SESSION_COOKIE } from '../middleware/auth';
 import { requireRedis } from '../middleware/redis-guard';
 import { body, query } from '../middleware/validate';
-
-const Login = z.object({ username: z.string().max(64), password: z.string().max(256) }).strict();
-const Setup = z.object({ token: z.string().max(100), password: PasswordSchema }).strict();
-const NewUser = z.object({ name: z.string().regex(USERNAME_RE, '2-32 lowercase letters, digits, ".", "_" or "-"'), role: ScopeSchema, password: PasswordSchema }).strict();
-const NewPassword = z.object({ password: PasswordSchema }).strict();
-const NewToken = z
-  .object({
-    name: z.string().min(1).max(64),
-    scope: ScopeSchema,
-    expiresInDays: z.number().int().min(1).max(3650).optional(),
-    user: z.string().regex(USERNAME_RE).optional(),
-  })
-  .strict();
-const AuditQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), actor: z.string().max(64).optional(), action: z.string().max(64).optional() });
 
 /**
  * Attempts allowed before a 15-minute pause: per address, and per user name. An attempt is spent before
@@ -52,12 +38,12 @@ export function authRoutes(ctx: ApiContext): Router {
   // The panel's first visit: no admin password yet means the setup form (which needs the admin token).
   router.get('/api/auth/status', async (koa) => {
     const admin = await accounts.getUser('admin');
-    koa.body = { setupRequired: !admin?.hasPassword };
+    koa.body = { setupRequired: !admin?.hasPassword } satisfies AuthStatusAnswer;
   });
 
   router.post('/api/auth/setup', async (koa) => {
     await spend(byIp, koa.ip);
-    const { token, password } = body(koa, Setup);
+    const { token, password } = body(koa, SetupBodySchema);
     const admin = await accounts.getUser('admin');
     const principal = await accounts.byToken(token).catch(() => null);
     if (!admin || admin.hasPassword || !principal || principal.user !== 'admin' || principal.scope !== 'admin') {
@@ -71,11 +57,11 @@ export function authRoutes(ctx: ApiContext): Router {
     koa.state.principal = { user: 'admin', scope: 'admin', via: 'session', ref: 'setup' } satisfies Principal;
     const csrf = await startSession(koa, 'admin');
     await audit(ctx.redis, koa, { action: 'auth.setup', target: 'admin', details: { tokensEnded: ended.length } });
-    koa.body = { user: { name: 'admin', role: 'admin' }, csrf };
+    koa.body = { user: { name: 'admin', role: 'admin' }, csrf } satisfies SignedInAnswer;
   });
 
   router.post('/api/auth/login', async (koa) => {
-    const { username, password } = body(koa, Login);
+    const { username, password } = body(koa, LoginBodySchema);
     const name = username.toLowerCase();
     await spend(byIp, koa.ip);
     try {
@@ -96,7 +82,7 @@ export function authRoutes(ctx: ApiContext): Router {
     koa.state.principal = { user: user.name, scope: user.role, via: 'session', ref: 'login' } satisfies Principal;
     const csrf = await startSession(koa, user.name);
     await audit(ctx.redis, koa, { action: 'auth.login' });
-    koa.body = { user: { name: user.name, role: user.role }, csrf };
+    koa.body = { user: { name: user.name, role: user.role }, csrf } satisfies SignedInAnswer;
   });
 
   router.post('/api/auth/logout', async (koa) => {
@@ -109,16 +95,16 @@ export function authRoutes(ctx: ApiContext): Router {
 
   router.get('/api/auth/me', async (koa) => {
     const p = me(koa);
-    koa.body = { user: { name: p.user, role: p.scope }, via: p.via, ...(p.csrf ? { csrf: p.csrf } : {}) };
+    koa.body = { user: { name: p.user, role: p.scope }, via: p.via, ...(p.csrf ? { csrf: p.csrf } : {}) } satisfies MeAnswer;
   });
 
   // Users (admin only, by the policy table).
   router.get('/api/users', async (koa) => {
-    koa.body = { users: await accounts.listUsers() };
+    koa.body = { users: await accounts.listUsers() } satisfies UsersAnswer;
   });
 
   router.post('/api/users', async (koa) => {
-    const input = body(koa, NewUser);
+    const input = body(koa, NewUserBodySchema);
     if (!(await accounts.createUser(input.name, input.role, await hashPassword(input.password)))) throw conflict('user_exists', `A user named ${input.name} exists`);
     await audit(ctx.redis, koa, { action: 'user.create', target: input.name, details: { role: input.role } });
     koa.status = 201;
@@ -128,7 +114,7 @@ export function authRoutes(ctx: ApiContext): Router {
   router.put('/api/users/:name/password', async (koa) => {
     const name = koa.params.name ?? '';
     if (!(await accounts.getUser(name))) throw notFound('not_found', `No user named ${name.slice(0, 32)}`);
-    await accounts.setPassword(name, await hashPassword(body(koa, NewPassword).password));
+    await accounts.setPassword(name, await hashPassword(body(koa, NewPasswordBodySchema).password));
     // A new password ends every session of that user.
     await accounts.revokeSessions(name);
     await audit(ctx.redis, koa, { action: 'user.password', target: name });
@@ -147,12 +133,12 @@ export function authRoutes(ctx: ApiContext): Router {
   // Tokens: everyone manages their own; admins everyone's.
   router.get('/api/tokens', async (koa) => {
     const p = me(koa);
-    koa.body = { tokens: await accounts.listTokens(p.scope === 'admin' ? undefined : p.user) };
+    koa.body = { tokens: await accounts.listTokens(p.scope === 'admin' ? undefined : p.user) } satisfies TokensAnswer;
   });
 
   router.post('/api/tokens', async (koa) => {
     const p = me(koa);
-    const input = body(koa, NewToken);
+    const input = body(koa, NewTokenBodySchema);
     const owner = input.user ?? p.user;
     if (owner !== p.user && p.scope !== 'admin') throw new AppError(403, 'forbidden', 'Only admins make tokens for other users');
     const user = await accounts.getUser(owner);
@@ -165,7 +151,7 @@ export function authRoutes(ctx: ApiContext): Router {
     const { token, info } = made;
     await audit(ctx.redis, koa, { action: 'token.create', target: info.id, details: { user: owner, scope: input.scope, name: input.name, parent: info.parent ?? null } });
     koa.status = 201;
-    koa.body = { token, info, note: 'Shown once: store it now' };
+    koa.body = { token, info, note: 'Shown once: store it now' } satisfies TokenCreatedAnswer;
   });
 
   router.delete('/api/tokens/:id', async (koa) => {
@@ -179,7 +165,7 @@ export function authRoutes(ctx: ApiContext): Router {
   });
 
   router.get('/api/audit', async (koa) => {
-    koa.body = { entries: await readAudit(ctx.redis, query(koa, AuditQuery)) };
+    koa.body = { entries: await readAudit(ctx.redis, query(koa, AuditQuerySchema)) } satisfies AuditAnswer;
   });
 
   return router;

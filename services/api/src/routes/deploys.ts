@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import { apiRouter } from './router';
-import { z } from 'zod';
+import type { DeployAnswer, DeploysAnswer } from '@slipway/contracts/responses';
 import { isTerminal } from '@slipway/contracts/deploy';
-import { APP_NAME_RE } from '@slipway/contracts/names';
+import { DeployListQuerySchema } from '@slipway/contracts/requests';
 import { readEvents, streamIdAfter, type StoredEvent } from '@slipway/core/events';
 import { DEPLOY_ID_RE } from '@slipway/core/ids';
 import { dataPaths } from '@slipway/core/config';
@@ -14,11 +14,6 @@ import { cancelDeploy, retryDeploy } from '../actions';
 import { audit } from '../audit';
 import { receiveArchive, uploadSlot } from '../uploads/receive';
 import { submitDeploy } from '../submit';
-
-const ListQuery = z.object({
-  app: z.string().regex(APP_NAME_RE, 'app must be a valid app name').optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-});
 
 export function deployRoutes(ctx: ApiContext): Router {
   const router = apiRouter();
@@ -37,7 +32,7 @@ export function deployRoutes(ctx: ApiContext): Router {
       await audit(ctx.redis, koa, { action: 'deploy.create', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, bytes: file.size } });
       koa.status = 202;
       koa.set('Location', `/api/deploys/${deploy.id}`);
-      koa.body = { deploy };
+      koa.body = { deploy } satisfies DeployAnswer;
     },
   );
 
@@ -45,22 +40,22 @@ export function deployRoutes(ctx: ApiContext): Router {
     const deploy = await retryDeploy(ctx, koa.params.id ?? '');
     await audit(ctx.redis, koa, { action: 'deploy.retry', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, of: koa.params.id } });
     koa.status = 202;
-    koa.body = { deploy };
+    koa.body = { deploy } satisfies DeployAnswer;
   });
 
   router.post('/api/deploys/:id/cancel', async (koa) => {
     const deploy = await cancelDeploy(ctx, koa.params.id ?? '');
     await audit(ctx.redis, koa, { action: 'deploy.cancel', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
-    koa.body = { deploy };
+    koa.body = { deploy } satisfies DeployAnswer;
   });
 
   router.get('/api/deploys', async (koa) => {
-    const { app, limit } = query(koa, ListQuery);
-    koa.body = { deploys: await store.listDeploys({ app, limit }) };
+    const { app, limit } = query(koa, DeployListQuerySchema);
+    koa.body = { deploys: await store.listDeploys({ app, limit }) } satisfies DeploysAnswer;
   });
 
   router.get('/api/deploys/:id', async (koa) => {
-    koa.body = { deploy: await findDeploy(ctx, koa.params.id ?? '') };
+    koa.body = { deploy: await findDeploy(ctx, koa.params.id ?? '') } satisfies DeployAnswer;
   });
 
   router.get('/api/deploys/:id/events', async (koa) => {

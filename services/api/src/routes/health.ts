@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { apiRouter } from './router';
+import type { HealthAnswer } from '@slipway/contracts/responses';
 import { keys } from '@slipway/core/redis';
 import { liveGateways } from '@slipway/core/routes';
 import type { ApiContext } from '../context';
@@ -29,7 +30,7 @@ export function healthRoutes(ctx: ApiContext): Router {
     const gateways = redis ? (await liveGateways(ctx.redis).catch(() => [])).length : 0;
     const ok = redis && docker;
     koa.status = ok ? 200 : 503;
-    koa.body = { ok, redis, docker, workers, gateways };
+    koa.body = { ok, redis, docker, workers, gateways } satisfies HealthAnswer;
   });
   return router;
 }

@@ -1,32 +1,15 @@
 import type Router from '@koa/router';
 import { apiRouter } from './router';
-import { z } from 'zod';
+import type { LogLinesAnswer } from '@slipway/contracts/responses';
 import type { LogLine } from '@slipway/contracts/logs';
-import { isAppName, VERSION_RE } from '@slipway/contracts/names';
+import { isAppName } from '@slipway/contracts/names';
+import { LogHistoryQuerySchema, LogLiveQuerySchema } from '@slipway/contracts/requests';
 import { readLogs } from '@slipway/core/logs';
 import type { ApiContext } from '../context';
 import { notFound } from '../errors';
 import { logMatcher } from '../log-search';
 import { requireRedis } from '../middleware/redis-guard';
 import { query } from '../middleware/validate';
-
-const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO 8601 time').transform((s) => new Date(s).toISOString());
-
-const HistoryQuery = z.object({
-  tail: z.coerce.number().int().min(1).max(10_000).default(500),
-  since: isoTime.optional(),
-  until: isoTime.optional(),
-  /** Text (case-insensitive), or `/regex/flags` (run in linear time: see log-search.ts). */
-  q: z.string().max(200).optional(),
-  version: z.string().regex(VERSION_RE).optional(),
-  stream: z.string().max(512).optional(),
-  format: z.enum(['json', 'text']).default('json'),
-});
-
-const LiveQuery = z.object({
-  version: z.string().regex(VERSION_RE).optional(),
-  stream: z.string().max(512).optional(),
-});
 
 export function logRoutes(ctx: ApiContext): Router {
   const router = apiRouter();
@@ -41,7 +24,7 @@ export function logRoutes(ctx: ApiContext): Router {
   // History, newest `tail` matching lines (oldest first); kept after the containers are gone.
   router.get('/api/apps/:name/logs', async (koa) => {
     const name = await app(koa.params.name);
-    const q = query(koa, HistoryQuery);
+    const q = query(koa, LogHistoryQuerySchema);
     const lines = await readLogs(ctx.settings.dataDir, name, {
       tail: q.tail,
       since: q.since,
@@ -56,13 +39,13 @@ export function logRoutes(ctx: ApiContext): Router {
       koa.body = lines.map((l) => `${l.ts} ${l.version} ${l.stream} ${l.text}`).join('\n') + (lines.length ? '\n' : '');
       return;
     }
-    koa.body = { lines };
+    koa.body = { lines } satisfies LogLinesAnswer;
   });
 
   // Live, from the worker's one collector stream per container, fanned out through Redis pub/sub.
   router.get('/api/apps/:name/logs/stream', async (koa) => {
     const name = await app(koa.params.name);
-    const filter = query(koa, LiveQuery);
+    const filter = query(koa, LogLiveQuerySchema);
     const sse = ctx.sse.open(koa);
     const key = `${filter.version ?? ''}\n${filter.stream ?? ''}`;
     sse.onClose(

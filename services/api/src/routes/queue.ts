@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { apiRouter } from './router';
+import type { QueueAnswer } from '@slipway/contracts/responses';
 import type { QueueJob } from '@slipway/contracts/job';
 import type { ApiContext } from '../context';
 import { requireRedis } from '../middleware/redis-guard';
@@ -38,7 +39,7 @@ export function queueRoutes(ctx: ApiContext): Router {
         delayed: counts.delayed ?? 0,
       },
       jobs,
-    };
+    } satisfies QueueAnswer;
   });
 
   return router;
