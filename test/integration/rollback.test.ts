@@ -10,7 +10,7 @@ import { fixtureTgz, tarOf } from '../helpers/archives';
 import { imageExists, startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
-const body = async (port: number) => (await get(`http://127.0.0.1:${port}/`)).text.trim();
+const body = async (port: number, path = '/') => (await get(`http://127.0.0.1:${port}${path}`)).text.trim();
 const app = async () => (await call(slipway.url, 'GET', '/api/apps/hello')).body.app;
 const statuses = async () => Object.fromEntries((await app()).versions.map((v: { version: string; status: string }) => [v.version, v.status]));
 
@@ -97,12 +97,14 @@ describe('automatic rollback', () => {
       { name: 'package.json', content: JSON.stringify({ name: 'hello', version: '5.0.0', scripts: { start: 'node flaky.js' } }) },
       {
         name: 'flaky.js',
-        content: "require('http').createServer((q, s) => s.end('flaky')).listen(process.env.PORT); setTimeout(() => { console.error('fatal: lost the database'); process.exit(1); }, 2500);",
+        // It crashes when told to, once live: a timer could fire before the switch on a busy machine.
+        content: "require('http').createServer((q, s) => { s.end('flaky'); if (q.url === '/crash') { console.error('fatal: lost the database'); setTimeout(() => process.exit(1), 50); } }).listen(process.env.PORT);",
       },
     ]);
     const res = await upload(slipway.url, flaky, 'flaky.tgz');
     const deployed = await waitForDeploy(slipway.url, res.body.deploy.id);
     expect(deployed.status).toBe('succeeded');
+    expect(await body(deployed.port!, '/crash')).toBe('flaky');
 
     let record: Deploy = deployed;
     for (let i = 0; i < 100 && !record.rolledBack; i++) {
