@@ -3,8 +3,9 @@
  * else a `redis:7-alpine` container with a volume. Either way on loopback, AOF on, noeviction
  * (BullMQ must never lose a job to eviction), data under the data dir or the volume, and a password
  * (issue 12): generated at first start into `<data>/redis/password` (0600), reused on later starts.
+ * Started again if it dies.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -27,21 +28,36 @@ export async function startEmbeddedRedis(dataDir: string, say: (msg: string) => 
   const authUrl = `redis://:${password}@127.0.0.1:${port}`;
   if (await onPath('redis-server')) {
     const dir = path.join(dataDir, 'redis');
-    // The password goes in on stdin (`redis-server -`), not in argv, where any local user could read it.
-    const child = spawn('redis-server', ['-', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...REDIS_ARGS], {
-      stdio: ['pipe', 'ignore', 'inherit'],
-    });
-    child.stdin.end(`requirepass ${password}\n`);
-    child.on('exit', (code) => {
-      if (code !== null && code !== 0) console.error(`[slipway] embedded redis-server exited with code ${code}`);
-    });
+    let stopping = false;
+    let restarts = 0;
+    let child!: ChildProcess;
+    // Supervised: a redis-server that dies is started again on the same port, files and password (the
+    // services' clients reconnect by themselves), waiting longer after each quick death.
+    const run = () => {
+      if (stopping) return;
+      const began = Date.now();
+      // The password goes in on stdin (`redis-server -`), not in argv, where any local user could read it.
+      child = spawn('redis-server', ['-', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...REDIS_ARGS], {
+        stdio: ['pipe', 'ignore', 'inherit'],
+      });
+      child.stdin!.end(`requirepass ${password}\n`);
+      child.on('exit', (code, signal) => {
+        if (stopping) return;
+        restarts = Date.now() - began > 60_000 ? 0 : restarts + 1;
+        const delay = Math.min(500 * 2 ** restarts, 15_000);
+        console.error(`[slipway] embedded redis-server exited (${code ?? signal}); starting it again in ${delay / 1000} s`);
+        setTimeout(run, delay);
+      });
+    };
+    run();
     await waitForRedis(authUrl, url);
     say(`embedded Redis: redis-server on ${url}, data in ${dir}, password in ${path.join(dir, 'password')}`);
     return {
       url: authUrl,
       stop: () =>
         new Promise((resolve) => {
-          if (child.exitCode !== null) return resolve();
+          stopping = true;
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
           child.once('exit', () => resolve());
           child.kill('SIGTERM');
         }),
@@ -62,7 +78,8 @@ export async function startEmbeddedRedis(dataDir: string, say: (msg: string) => 
     HostConfig: {
       PortBindings: { '6379/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] },
       Binds: ['slipway-redis-data:/data'],
-      RestartPolicy: { Name: 'no' },
+      // Restarted by the engine if it dies; removed when Slipway stops.
+      RestartPolicy: { Name: 'on-failure' },
     },
   });
   await container.start();

@@ -1,15 +1,17 @@
 /**
- * `npm start` as the README says: the embedded Redis when REDIS_URL is unset, a clear stop on a bad
- * setting or a missing engine, and a clean exit that stops what it started.
+ * `npm start` as the README says: the compiled entry (dist/slipway.js) run by plain node, api, worker and
+ * gateway in that one process, the embedded Redis when REDIS_URL is unset (started again if it dies), one
+ * Slipway per data dir, a clear stop on a bad setting or a missing engine, and a clean exit that stops what
+ * it started.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { call, tokens, upload, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
 import { loadSettings } from '@slipway/core/config';
@@ -17,9 +19,14 @@ import { docker, removeOwnedNetworks } from '../helpers/slipway';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+// What `npm start` runs, compiled from the sources under test (its prestart does the same when stale).
+beforeAll(() => {
+  execFileSync(process.execPath, ['scripts/build-server.mjs'], { cwd: root, stdio: 'inherit' });
+});
+
 function launch(env: Record<string, string>) {
   const { REDIS_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/slipway.js'], { cwd: root, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c));
   child.stderr.on('data', (c: Buffer) => (output += c));
@@ -36,21 +43,54 @@ const portOpen = (port: number) =>
     socket.on('error', () => resolve(false));
   });
 
+/** The processes a pid started, from /proc: `pid command` each. */
+async function childrenOf(pid: number): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === pid) out.push(`${entry} ${(await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '')).trim()}`);
+  }
+  return out;
+}
+
+async function healthy(port: number, tries = 150) {
+  let health = { status: 0, body: null as any };
+  for (let i = 0; i < tries && health.status !== 200; i++) {
+    health = await call(`http://127.0.0.1:${port}`, 'GET', '/healthz').catch(() => health);
+    if (health.status !== 200) await new Promise((r) => setTimeout(r, 200));
+  }
+  return health;
+}
+
 describe('npm start', () => {
   it('starts its own Redis when REDIS_URL is unset, serves, and stops everything on Ctrl-C', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'slipway-start-'));
     const port = await getPort();
     const run = launch({ PORT: String(port), SLIPWAY_DATA_DIR: dataDir });
     try {
-      let health = { status: 0, body: null as any };
-      for (let i = 0; i < 150 && health.status !== 200; i++) {
-        health = await call(`http://127.0.0.1:${port}`, 'GET', '/healthz').catch(() => health);
-        if (health.status !== 200) await new Promise((r) => setTimeout(r, 200));
-      }
-      expect(health).toMatchObject({ status: 200, body: { ok: true, redis: true, docker: true, workers: 1 } });
+      expect(await healthy(port)).toMatchObject({ status: 200, body: { ok: true, redis: true, docker: true, workers: 1, gateways: 1 } });
       const redisPort = Number(/embedded Redis: .*:(\d+)/.exec(run.output())?.[1]);
       expect(redisPort).toBeGreaterThan(0);
       expect(await portOpen(redisPort)).toBe(true);
+      // One Node process: api, worker and gateway are not children of it (the host sampler may run a
+      // short-lived command now and then), the embedded redis-server is.
+      const children = await childrenOf(run.child.pid!);
+      const redisServer = children.find((c) => c.endsWith(' redis-server'));
+      expect(redisServer).toBeDefined();
+      expect(children.filter((c) => / (node|npm|sh|tsx)$/.test(c))).toEqual([]);
+
+      // A second Slipway on the same data dir is refused, and the first keeps serving.
+      const second = launch({ PORT: String(await getPort()), SLIPWAY_DATA_DIR: dataDir });
+      expect(await second.exited).toBe(1);
+      expect(second.output()).toMatch(/Another Slipway \(pid \d+\) is running on the data dir/);
+
+      // The embedded Redis is supervised: killed, it is started again and Slipway is healthy again.
+      process.kill(Number(redisServer!.split(' ')[0]), 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await healthy(port)).toMatchObject({ status: 200, body: { ok: true, redis: true } });
+      expect(run.output()).toMatch(/embedded redis-server exited \(SIGKILL\); starting it again/);
 
       // The admin token is printed once, and works.
       const token = /(slw_[A-Za-z0-9_-]{43})/.exec(run.output())?.[1];
@@ -84,6 +124,8 @@ describe('npm start', () => {
       expect(await run.exited).toBe(0);
       expect(await portOpen(port)).toBe(false);
       expect(await portOpen(redisPort)).toBe(false);
+      // The data dir is free again.
+      await expect(readFile(path.join(dataDir, 'slipway.pid'))).rejects.toThrow(/ENOENT/);
     } finally {
       run.child.kill('SIGKILL');
       await removeOwnedNetworks(loadSettings({ SLIPWAY_DATA_DIR: dataDir }).instance);

@@ -82,6 +82,7 @@ const SETTINGS = {
   SLIPWAY_WEBHOOK_URLS: [urlList, '', 'global deploy webhooks'],
   SLIPWAY_WEBHOOK_SECRET: [z.string().optional(), undefined, 'HMAC-SHA256 key of webhooks'],
   SLIPWAY_WEBHOOK_ALLOW_PRIVATE: [z.enum(['true', 'false'], 'must be true or false').transform((v) => v === 'true'), 'false', 'let webhooks reach loopback, private and link-local addresses'],
+  SLIPWAY_ROLE: [z.enum(['all', 'api', 'worker', 'gateway']), 'all', 'what this process runs: all three services (the default) or one of them'],
   SLIPWAY_ORCHESTRATOR: [z.enum(['docker', 'swarm']), 'docker', 'docker or swarm'],
   SLIPWAY_REGISTRY: [z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'a registry address like registry.example.com:5000').optional(), undefined, 'registry swarm nodes pull from'],
   SLIPWAY_SWARM_PUBLISH_MODE: [z.enum(['ingress', 'host']), 'ingress', 'how swarm services publish ports: ingress (routing mesh) or host (the node\'s own port)'],
@@ -128,6 +129,7 @@ export interface Settings {
   webhookSecret: string | undefined;
   /** Webhooks may target loopback, private and link-local addresses (off: they are refused as written and after DNS). */
   webhookAllowPrivate: boolean;
+  role: 'all' | 'api' | 'worker' | 'gateway';
   orchestrator: 'docker' | 'swarm';
   registry: string | undefined;
   swarmPublishMode: 'ingress' | 'host';
@@ -206,6 +208,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     orchestrator: r.SLIPWAY_ORCHESTRATOR,
     registry: r.SLIPWAY_REGISTRY,
     swarmPublishMode: r.SLIPWAY_SWARM_PUBLISH_MODE,
+    role: r.SLIPWAY_ROLE,
     baseImage: r.SLIPWAY_BASE_IMAGE,
     logLevel: r.SLIPWAY_LOG_LEVEL,
     sseMaxTotal: r.SLIPWAY_SSE_MAX_TOTAL,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type Router from '@koa/router';
 import { openApiDocument } from '@slipway/contracts/openapi';
+import { installPath } from '@slipway/core/install-root';
 import { apiRouter } from './router';
 
 /**
@@ -20,6 +21,6 @@ export function openApiRoutes(): Router {
 }
 
 function apiVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(installPath('package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }

@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Middleware } from 'koa';
 import serve from 'koa-static';
+import { installPath } from '@slipway/core/install-root';
 
-export const UI_BUILD = fileURLToPath(new URL('../../../../ui/build', import.meta.url));
+export const UI_BUILD = installPath('ui', 'build');
 
 /** Hashes of the inline scripts SvelteKit puts in index.html, for the Content-Security-Policy. */
 export function inlineScriptHashes(dir = UI_BUILD): string[] {

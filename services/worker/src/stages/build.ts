@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import dockerignore from '@balena/dockerignore';
+import { installPath } from '@slipway/core/install-root';
 import type { Readable } from 'node:stream';
 import * as tarFs from 'tar-fs';
 import type { Headers } from 'tar-fs';
@@ -18,7 +18,7 @@ import { DEPENDENCY_MANIFESTS, installManifest } from './manifests';
 import { existsInside, readInside, readManifest } from './tree';
 import type { SourceDir } from './unpack';
 
-export const TEMPLATE_PATH = fileURLToPath(new URL('../../../../templates/Dockerfile.node', import.meta.url));
+export const TEMPLATE_PATH = installPath('templates', 'Dockerfile.node');
 
 export interface BuildInput {
   source: SourceDir;

@@ -1,0 +1,69 @@
+/**
+ * The gateway: the stable entry to every app, `http://<app>.<SLIPWAY_DOMAIN>:<SLIPWAY_GATEWAY_PORT>/`.
+ * It needs Redis only (routes and traffic), never Docker.
+ */
+import { hostname } from 'node:os';
+import type { Settings } from '@slipway/core/config';
+import { createLogger } from '@slipway/core/logger';
+import { createRedis, keys, waitReady } from '@slipway/core/redis';
+import { acknowledgeDrained } from '@slipway/core/routes';
+import { announceReady, type Service } from '@slipway/core/service';
+import { Gateway } from './proxy';
+import { RouteTable } from './routes';
+import { TrafficCounter } from './traffic';
+
+export async function startGateway(settings: Readonly<Settings> & { redisUrl: string }): Promise<Service> {
+  const { redisUrl } = settings;
+  const log = await createLogger('gateway', settings.logLevel, settings.dataDir);
+  const id = `${hostname()}:${process.pid}`;
+
+  const redis = createRedis(redisUrl, 'blocking', 'slipway-gateway');
+  const subscriber = createRedis(redisUrl, 'blocking', 'slipway-gateway-sub');
+  await waitReady(redis, 30_000);
+
+  const routes = new RouteTable(redis);
+  await routes.reload();
+  const traffic = new TrafficCounter(redis);
+  traffic.start();
+  const upstreamHost = settings.bind === '0.0.0.0' ? '127.0.0.1' : settings.bind;
+  const gateway = new Gateway(routes, traffic, { domain: settings.domain, upstreamHost, trustedProxies: settings.trustedProxies });
+
+  /** Longest a switch waits for requests still running on the old container. */
+  const drainTimeoutMs = Math.max(1000, settings.stopGraceS * 1000);
+  await routes.follow(subscriber, (update) => {
+    log.debug({ app: update.app, version: update.version, port: update.port }, 'route changed');
+    const drained = update.previousPort && update.previousPort !== update.port ? gateway.drained(update.previousPort, drainTimeoutMs) : Promise.resolve();
+    void drained.then(() => acknowledgeDrained(redis, update.nonce, id)).catch(() => {});
+  });
+  const beat = async () => {
+    await redis.hset(keys.gateways, id, String(Date.now())).catch(() => 0);
+  };
+  await beat();
+  const beating = setInterval(() => void beat(), 5_000);
+  const reloading = setInterval(() => void routes.reload().catch(() => {}), 30_000);
+
+  await new Promise<void>((resolve, reject) => {
+    gateway.server.once('error', reject);
+    gateway.server.listen(settings.gatewayPort, settings.gatewayHost, () => {
+      gateway.server.off('error', reject);
+      resolve();
+    });
+  });
+  log.info({ url: `http://<app>.${settings.domain}:${settings.gatewayPort}/`, listen: `${settings.gatewayHost}:${settings.gatewayPort}` }, 'gateway listening');
+  announceReady('gateway');
+
+  return {
+    name: 'gateway',
+    async stop() {
+      log.info('gateway stopping');
+      clearInterval(beating);
+      clearInterval(reloading);
+      gateway.server.close();
+      gateway.server.closeIdleConnections();
+      await gateway.close();
+      await traffic.stop();
+      await redis.hdel(keys.gateways, id).catch(() => 0);
+      await Promise.allSettled([redis.quit(), subscriber.quit()]);
+    },
+  };
+}
