@@ -1,8 +1,8 @@
 /**
  * bench/footprint: what `npm start` costs the machine (issue 13). The compiled entry (`node dist/slipway.js`,
  * one process) against the same code run from source through tsx (`npm run dev`), in one run, each on its
- * own data dir: cold start until /healthz answers 200, then 5 apps deployed, then the Node processes' RSS
- * and CPU while idle (the embedded redis-server is counted apart, as the issue does).
+ * own data dir: cold start until /healthz answers 200 (three alternating rounds), then 5 apps deployed, then
+ * the processes' RSS and CPU while idle (the embedded redis-server is counted apart, as the issue does).
  *
  *   npm run build:server && npx tsx bench/footprint.ts [idleSeconds=30]
  */
@@ -15,7 +15,7 @@ import { call, tokens, upload, waitForDeploy } from '../test/helpers/api';
 import { fixtureTgz } from '../test/helpers/archives';
 import { removeOwned, removeOwnedNetworks } from '../test/helpers/slipway';
 import { loadSettings } from '@slipway/core/config';
-import { saveResult, sleep } from './lib';
+import { median, saveResult, sleep } from './lib';
 
 const idleS = Number(process.argv[2] ?? 30);
 const TICKS = 100; // USER_HZ on Linux
@@ -56,7 +56,7 @@ async function tree(root: number): Promise<Proc[]> {
   return out;
 }
 
-async function measure(label: string, args: string[]) {
+async function measure(label: string, args: string[], withApps: boolean) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'slipway-footprint-'));
   const port = await getPort();
   const prefix = `footprint${label}/`;
@@ -78,13 +78,15 @@ async function measure(label: string, args: string[]) {
       await sleep(50);
     }
     const coldStartMs = Math.round(performance.now() - began);
+    if (!withApps) return { label, coldStartMs, processes: [], rssMiB: 0, redisRssMiB: 0, idleCpuPercentOfCore: 0 };
     tokens.set(base, /(slw_[A-Za-z0-9_-]{43})/.exec(output)![1]!);
     for (let i = 1; i <= 5; i++) {
       const res = await upload(base, await fixtureTgz('hello', { name: `fp${i}`, version: '1.0.0' }), 'app.tgz');
       const done = await waitForDeploy(base, res.body.deploy.id);
       if (done.status !== 'succeeded') throw new Error(`deploy ${i} ${done.status}: ${done.error?.message}`);
     }
-    await sleep(10_000); // settle: the first samples, log collectors attached
+    // Settle past the last deploy's watch window (SLIPWAY_WATCH_S, 20 s: it probes every second).
+    await sleep(25_000);
     const before = await tree(child.pid!);
     await sleep(idleS * 1000);
     const after = await tree(child.pid!);
@@ -108,11 +110,19 @@ async function measure(label: string, args: string[]) {
   }
 }
 
-const compiled = await measure('compiled', ['dist/slipway.js']);
-const source = await measure('tsx', ['--import', 'tsx', 'scripts/start.ts']);
+const COMPILED = ['dist/slipway.js'];
+const SOURCE = ['--import', 'tsx', 'scripts/start.ts'];
+/** Cold starts alternate, three each: the machine's noise hits both alike. */
+const cold: Record<string, number[]> = { compiled: [], tsx: [] };
+for (let round = 0; round < 3; round++) {
+  cold.compiled!.push((await measure('compiled', COMPILED, false)).coldStartMs);
+  cold.tsx!.push((await measure('tsx', SOURCE, false)).coldStartMs);
+}
+const compiled = { ...(await measure('compiled', COMPILED, true)), coldStartMs: median(cold.compiled!) };
+const source = { ...(await measure('tsx', SOURCE, true)), coldStartMs: median(cold.tsx!) };
 for (const r of [compiled, source]) {
-  console.log(`${r.label.padEnd(9)} cold start ${r.coldStartMs} ms · ${r.processes.length} Node process(es) [${r.processes.join(', ')}] · idle RSS ${r.rssMiB} MiB (+ redis ${r.redisRssMiB} MiB) · idle CPU ${r.idleCpuPercentOfCore} % of a core`);
+  console.log(`${r.label.padEnd(9)} cold start ${r.coldStartMs} ms (median of 3) · ${r.processes.length} process(es) [${r.processes.join(', ')}] · idle RSS ${r.rssMiB} MiB (+ redis ${r.redisRssMiB} MiB) · idle CPU ${r.idleCpuPercentOfCore} % of a core`);
 }
 console.log(`compiled/tsx: cold start ${(compiled.coldStartMs / source.coldStartMs).toFixed(2)}×, RSS ${(compiled.rssMiB / source.rssMiB).toFixed(2)}×`);
-await saveResult('footprint', { idleS, compiled, source });
+await saveResult('footprint', { idleS, cold, compiled, source });
 process.exit(0);

@@ -3,7 +3,7 @@
  * network) and each running app's container (Docker stats), and adds the samples to the minute and hour
  * history (packages/core/src/metrics.ts). Nothing here takes user input.
  */
-import { statfs } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import si from 'systeminformation';
 import { APP_FIELDS, HOST_FIELDS, recordSample, type Sample } from '@slipway/core/metrics';
@@ -41,9 +41,7 @@ export class Sampler {
 
   private async sampleHost(at: number): Promise<void> {
     // statfs of the data dir's filesystem rather than si.fsSize(), which runs `df` every time.
-    const [load, mem, disk, nets] = await Promise.all([si.currentLoad(), si.mem(), statfs(this.ctx.settings.dataDir), si.networkStats('*')]);
-    const rx = nets.filter((n) => n.iface !== 'lo').reduce((s, n) => s + n.rx_bytes, 0);
-    const tx = nets.filter((n) => n.iface !== 'lo').reduce((s, n) => s + n.tx_bytes, 0);
+    const [load, mem, disk, { rx, tx }] = await Promise.all([si.currentLoad(), si.mem(), statfs(this.ctx.settings.dataDir), networkTotals()]);
     const sample: Sample = {
       cpuPercent: load.currentLoad,
       load1: loadavg()[0] ?? 0,
@@ -100,6 +98,25 @@ export class Sampler {
     );
     for (const id of this.lastIo.keys()) if (!running.some((c) => c.id === id)) this.lastIo.delete(id);
   }
+}
+
+/**
+ * Bytes received and sent by every interface but loopback, from /proc/net/dev. Not si.networkStats():
+ * on Linux it runs a command per interface with spawnSync, and each app's network adds interfaces, so
+ * with a few apps it blocked the event loop (the API's too, in one process) for most of a sample.
+ */
+export async function networkTotals(file = '/proc/net/dev'): Promise<{ rx: number; tx: number }> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  let rx = 0;
+  let tx = 0;
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon < 0 || line.slice(0, colon).trim() === 'lo') continue;
+    const fields = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    rx += fields[0] ?? 0;
+    tx += fields[8] ?? 0;
+  }
+  return { rx, tx };
 }
 
 /** The part of Docker's stats answer used here. */
