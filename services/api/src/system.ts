@@ -2,8 +2,8 @@
  * `GET /api/system`: the machine Slipway runs on (systeminformation, never given user input), its Linux
  * parameters (/proc/sys) and process limits, and the Docker Engine as the worker last reported it.
  */
-import { readFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
+import { loadavg, networkInterfaces } from 'node:os';
 import si from 'systeminformation';
 import { readLatest } from '@slipway/core/metrics';
 import type { ApiContext } from './context';
@@ -47,13 +47,39 @@ export async function readLimits(): Promise<Record<string, { soft: string; hard:
   return limits;
 }
 
+/**
+ * The machine's network interfaces from Node's own list and /sys/class/net. Not si.networkInterfaces():
+ * on Linux it runs commands per interface with execSync, and every app's network adds interfaces, so one
+ * visit to the System page blocked the process (worker and gateway too, when they share it) for seconds.
+ */
+export async function hostInterfaces(sysNet = '/sys/class/net') {
+  const addresses = networkInterfaces();
+  const names = await readdir(sysNet).catch(() => Object.keys(addresses));
+  return Promise.all(
+    names.sort().map(async (iface) => {
+      const read = (file: string) => readFile(`${sysNet}/${iface}/${file}`, 'utf8').then((s) => s.trim(), () => '');
+      const [operstate, speed, mac] = await Promise.all([read('operstate'), read('speed'), read('address')]);
+      const list = addresses[iface] ?? [];
+      return {
+        iface,
+        ip4: list.find((a) => a.family === 'IPv4')?.address ?? '',
+        ip6: list.find((a) => a.family === 'IPv6')?.address ?? '',
+        mac: mac || list[0]?.mac || '',
+        speedMbps: Number(speed) > 0 ? Number(speed) : null,
+        // Loopback and some virtual links say "unknown" while they carry traffic.
+        up: operstate === 'up' || (operstate === 'unknown' && list.length > 0),
+      };
+    }),
+  );
+}
+
 export async function systemInfo(ctx: ApiContext) {
   const [os, cpu, mem, disks, ifaces, params, limits, dockerRaw, latest] = await Promise.all([
     si.osInfo(),
     si.cpu(),
     si.mem(),
     si.fsSize(),
-    si.networkInterfaces(),
+    hostInterfaces(),
     readSysctls(),
     readLimits(),
     ctx.redis.get('slipway:docker:info'),
@@ -70,7 +96,7 @@ export async function systemInfo(ctx: ApiContext) {
     memory: { totalBytes: mem.total, usedBytes: mem.active, availableBytes: mem.available },
     swap: { totalBytes: mem.swaptotal, usedBytes: mem.swapused },
     disks: disks.map((d) => ({ mount: d.mount, fs: d.fs, type: d.type, sizeBytes: d.size, usedBytes: d.used, usePercent: d.use })),
-    network: (Array.isArray(ifaces) ? ifaces : [ifaces]).map((n) => ({ iface: n.iface, ip4: n.ip4, ip6: n.ip6, mac: n.mac, speedMbps: n.speed, up: n.operstate === 'up' })),
+    network: ifaces,
     docker: dockerRaw ? (JSON.parse(dockerRaw) as Record<string, unknown>) : null,
     params: { sysctl: params, limits },
   };
