@@ -4,7 +4,7 @@
  * history (packages/core/src/metrics.ts). Nothing here takes user input.
  */
 import { readFile, statfs } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { cpus, loadavg, type CpuInfo } from 'node:os';
 import si from 'systeminformation';
 import { APP_FIELDS, HOST_FIELDS, recordSample, type Sample } from '@slipway/core/metrics';
 import type { WorkerContext } from '../context';
@@ -13,6 +13,7 @@ import { LABEL } from '../docker/labels';
 export class Sampler {
   private timer: NodeJS.Timeout | null = null;
   private lastNet: { rx: number; tx: number } | null = null;
+  private readonly cpu = new CpuMeter();
   private readonly lastIo = new Map<string, { rx: number; tx: number; read: number; write: number }>();
   private running = false;
 
@@ -41,9 +42,9 @@ export class Sampler {
 
   private async sampleHost(at: number): Promise<void> {
     // statfs of the data dir's filesystem rather than si.fsSize(), which runs `df` every time.
-    const [load, mem, disk, { rx, tx }] = await Promise.all([si.currentLoad(), si.mem(), statfs(this.ctx.settings.dataDir), networkTotals()]);
+    const [mem, disk, { rx, tx }] = await Promise.all([si.mem(), statfs(this.ctx.settings.dataDir), networkTotals()]);
     const sample: Sample = {
-      cpuPercent: load.currentLoad,
+      cpuPercent: this.cpu.percent(),
       load1: loadavg()[0] ?? 0,
       memUsedBytes: mem.active,
       memTotalBytes: mem.total,
@@ -97,6 +98,37 @@ export class Sampler {
       }),
     );
     for (const id of this.lastIo.keys()) if (!running.some((c) => c.id === id)) this.lastIo.delete(id);
+  }
+}
+
+/**
+ * The machine's CPU use since the last reading, from Node's own per-core times. Not si.currentLoad(): on
+ * Linux it runs `cat /proc/stat | grep cpu` through a shell with execSync at every call.
+ */
+export class CpuMeter {
+  private last: { busy: number; total: number } | null = null;
+
+  constructor(private readonly read: () => CpuInfo[] = cpus) {
+    this.last = this.totals();
+  }
+
+  percent(): number {
+    const now = this.totals();
+    const before = this.last ?? now;
+    this.last = now;
+    const total = now.total - before.total;
+    return total > 0 ? Math.min(100, Math.max(0, ((now.busy - before.busy) / total) * 100)) : 0;
+  }
+
+  private totals(): { busy: number; total: number } {
+    let busy = 0;
+    let total = 0;
+    for (const { times } of this.read()) {
+      const all = times.user + times.nice + times.sys + times.idle + times.irq;
+      total += all;
+      busy += all - times.idle;
+    }
+    return { busy, total };
   }
 }
 

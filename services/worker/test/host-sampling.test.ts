@@ -2,7 +2,21 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { networkTotals } from '../src/observe/sampler';
+import { CpuMeter, networkTotals } from '../src/observe/sampler';
+
+describe('host CPU meter', () => {
+  it('gives the busy share of all cores since the last reading', () => {
+    const core = (busy: number, idle: number) => ({ model: 'x', speed: 1, times: { user: busy, nice: 0, sys: 0, idle, irq: 0 } });
+    const readings = [
+      [core(100, 900), core(100, 900)],
+      [core(400, 1200), core(100, 1500)], // +300 busy of 600, +0 busy of 600: 25 %
+      [core(400, 1200), core(100, 1500)], // nothing elapsed
+    ];
+    const meter = new CpuMeter(() => readings.shift()!);
+    expect(meter.percent()).toBe(25);
+    expect(meter.percent()).toBe(0);
+  });
+});
 
 describe('host network totals', () => {
   it('sums received and sent bytes of every interface but loopback', async () => {
