@@ -204,7 +204,8 @@ describe('lifecycle', () => {
     for (const v of ['1.0.0', '2.0.0', '3.0.0']) expect(await imageExists(`${slipway.prefix}greeter:${v}`)).toBe(false);
     expect(await imageExists(`${slipway.prefix}keeper:1.0.0`)).toBe(true);
     expect((await call(slipway.url, 'GET', '/api/deploys?app=greeter')).body.deploys).toEqual([]);
-    expect((await viaGateway('greeter.localhost')).status).toBe(404);
+    // The gateways learn of the deletion over pub/sub, a moment after the answer (503 until then: no container).
+    await expect.poll(async () => (await viaGateway('greeter.localhost')).status, { timeout: 10_000 }).toBe(404);
     expect(await viaGateway('keeper.localhost')).toEqual({ status: 200, text: 'keeper 1.0.0' });
   });
 

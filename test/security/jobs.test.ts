@@ -27,7 +27,9 @@ async function hostileJob(version: string, archivePath: string) {
   const id = `dhostile${randomBytes(6).toString('hex')}`;
   await enqueueDeploy({ redis, store: new Store(redis), queue, imagePrefix: slipway.prefix }, { id, app: 'victim', version, kind: 'deploy', trigger: 'user' }, { kind: 'deploy', archivePath });
   const deploy = await waitForDeploy(slipway.url, id, 60_000);
-  const job = await queue.getJob(id);
+  // The record says failed just before BullMQ files the job as failed.
+  let job = await queue.getJob(id);
+  for (let i = 0; i < 100 && !job?.finishedOn; i++, await new Promise((r) => setTimeout(r, 50))) job = await queue.getJob(id);
   return { deploy, job };
 }
 
