@@ -21,33 +21,36 @@ const settings = settingsOrExit(() => loadSettings(process.env));
 const services: Service[] = [];
 let redis: EmbeddedRedis | null = null;
 let release = async () => {};
-stopOnSignals(
-  () => [...services].reverse(),
-  async () => {
-    await redis?.stop();
-    await release();
-  },
-);
+/** Whatever has started, stopped in reverse: on Ctrl-C, and when a later part cannot start. */
+async function stopStarted(): Promise<void> {
+  for (const service of [...services].reverse()) await service.stop();
+  await redis?.stop();
+  await release();
+}
+stopOnSignals(() => [], stopStarted);
 
 if (settings.role !== 'all') {
   const role = settings.role;
   services.push(await startOrExit(() => starters[role](settingsOrExit(() => loadServiceSettings(role)))));
 } else {
   release = await startOrExit(() => holdDataDir(settings.dataDir));
-  const engine = new Engine(settings.dockerHost);
-  if (!(await engine.ping(5000))) {
-    console.error(`[slipway] ${DOCKER_MISSING_HELP}`);
-    await release();
+  try {
+    const engine = new Engine(settings.dockerHost);
+    if (!(await engine.ping(5000))) throw new Error(DOCKER_MISSING_HELP);
+    say(`Docker Engine ${(await engine.version()).version} reachable`);
+    let redisUrl = settings.redisUrl;
+    if (!redisUrl) {
+      redis = await startEmbeddedRedis(settings.dataDir, say);
+      redisUrl = redis.url;
+    }
+    const withRedis = { ...settings, redisUrl };
+    // The worker first (it reconciles what the engine holds), the API last (it is what users reach).
+    for (const role of ['worker', 'gateway', 'api'] as const) services.push(await starters[role](withRedis));
+  } catch (err) {
+    // A port taken, no engine: nothing is left behind (an orphaned redis-server would hold the data dir's files).
+    console.error(`[slipway] ${(err as Error).message}`);
+    await stopStarted();
     process.exit(1);
   }
-  say(`Docker Engine ${(await engine.version()).version} reachable`);
-  let redisUrl = settings.redisUrl;
-  if (!redisUrl) {
-    redis = await startEmbeddedRedis(settings.dataDir, say);
-    redisUrl = redis.url;
-  }
-  const withRedis = { ...settings, redisUrl };
-  // The worker first (it reconciles what the engine holds), the API last (it is what users reach).
-  for (const role of ['worker', 'gateway', 'api'] as const) services.push(await startOrExit(() => starters[role](withRedis)));
   say(`API and panel: http://${settings.host}:${settings.port}/   apps: http://<app>.${settings.domain}:${settings.gatewayPort}/   data: ${settings.dataDir}`);
 }

@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +128,27 @@ describe('npm start', () => {
       await expect(readFile(path.join(dataDir, 'slipway.pid'))).rejects.toThrow(/ENOENT/);
     } finally {
       run.child.kill('SIGKILL');
+      await removeOwnedNetworks(loadSettings({ SLIPWAY_DATA_DIR: dataDir }).instance);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops what it started when a later part cannot start (the API port is taken)', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'slipway-start-'));
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const run = launch({ PORT: String(port), SLIPWAY_DATA_DIR: dataDir });
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toMatch(/EADDRINUSE/);
+      // The embedded Redis went with it, and the data dir is free.
+      const redisPort = Number(/embedded Redis: .*:(\d+)/.exec(run.output())?.[1]);
+      expect(redisPort).toBeGreaterThan(0);
+      expect(await portOpen(redisPort)).toBe(false);
+      await expect(readFile(path.join(dataDir, 'slipway.pid'))).rejects.toThrow(/ENOENT/);
+    } finally {
+      taken.close();
       await removeOwnedNetworks(loadSettings({ SLIPWAY_DATA_DIR: dataDir }).instance);
       await rm(dataDir, { recursive: true, force: true });
     }
