@@ -11,7 +11,7 @@ import { adoptAdminToken } from '../helpers/admin';
 import { call, upload, viaGateway, waitForDeploy } from '../helpers/api';
 import { fixtureTgz, tarOf } from '../helpers/archives';
 import { launch, shoot } from '../helpers/browser';
-import { startSlipway, type Slipway } from '../helpers/slipway';
+import { printProblemsOnFailure, startSlipway, type Slipway } from '../helpers/slipway';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +34,7 @@ beforeAll(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.on('pageerror', (err) => pageErrors.push(String(err)));
 });
+printProblemsOnFailure(() => slipway);
 afterAll(async () => {
   await browser?.close();
   await slipway?.stop();
@@ -111,7 +112,7 @@ describe('the panel', () => {
     const res = await upload(slipway.url, await fixtureTgz('chatty', { version: '1.0.0' }), 'chatty.tgz');
     expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');
     await page.goto(`${slipway.url}/logs?app=chatty`);
-    await expect.poll(() => page.locator('[data-pane=left] .line').count(), { timeout: 20_000 }).toBeGreaterThan(20);
+    await expect.poll(() => page.locator('[data-pane=left] .line').count(), { timeout: 30_000 }).toBeGreaterThan(20);
     expect(await page.locator('[data-pane=left] .line[data-stream=stderr]').count()).toBeGreaterThan(0);
     expect(await page.locator('[data-pane=left] .lvl-info').count()).toBeGreaterThan(0); // JSON lines recognised
     await shoot(page, 'logs');

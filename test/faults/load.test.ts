@@ -224,6 +224,10 @@ describe('uploads that go wrong by the thousand', () => {
     // An upload's slot is given back once the API has seen the connection go and removed the partial file:
     // the last few are still being cleaned up when the loop ends. Their descriptors come back first.
     expect((await until(() => processUsage(slipway.api.pid!), (u) => u.fds <= api0.fds + 2, 15_000)).fds).toBeLessThanOrEqual(api0.fds + 2);
+    // Their slots a moment later: a request that is not multipart takes a slot and is refused with 400, or
+    // finds the slots still held and gets 429.
+    const slotFree = () => fetch(`${slipway.url}/api/deploys`, { method: 'POST', headers: { ...slipway.auth, 'content-type': 'text/plain' }, body: 'x' }).then((r) => r.status);
+    expect(await until(slotFree, (status) => status === 400, 15_000)).toBe(400);
 
     const tgz = await tarOf(await fixtureEntries('hello', { version: '9.9.9' }));
     const statuses = new Map<number, number>();

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
+import { afterEach } from 'vitest';
 import Docker from 'dockerode';
 import WebSocket from 'ws';
 import getPort from 'get-port';
@@ -45,6 +46,20 @@ export interface Slipway {
   startWorker(): Promise<void>;
   restartGateway(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * When a test of this file fails, prints what Slipway logged at warn and above while it ran: the data dir
+ * (and its log) is gone once the file's Slipway stops, and a CI run only keeps what was printed.
+ */
+export function printProblemsOnFailure(current: () => Slipway | undefined): void {
+  afterEach(async (ctx) => {
+    const slipway = current();
+    if (ctx.task.result?.state !== 'fail' || !slipway) return;
+    const text = await readFile(slipway.logFile, 'utf8').catch(() => '');
+    const problems = text.split('\n').filter((line) => /"level":(4|5|6)\d/.test(line) || /^\s*(Error|at )/.test(line));
+    console.error(`[${ctx.task.name}] Slipway's warnings and errors (${slipway.logFile}):\n${problems.slice(-60).join('\n') || '(none)'}`);
+  });
 }
 
 /** A Redis container; with `fixedPort`, one that can be stopped and started again where the clients expect it. */

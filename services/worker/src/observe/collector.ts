@@ -20,6 +20,8 @@ const CURSORS = 'slipway:logcursors';
 /** Lines per app held in memory while the history cannot be written (a full data disk); the oldest go first. */
 const BACKLOG_LINES = 50_000;
 const RETRY_MS = 1000;
+/** How often running containers are checked for a missing log reader. */
+const SWEEP_MS = 15_000;
 
 type Stream = 'stdout' | 'stderr';
 type Filters = Record<Stream, CursorFilter>;
@@ -46,6 +48,7 @@ export class LogCollector {
   private events: { stop: () => void } | null = null;
   private stopped = false;
   private gc: NodeJS.Timeout | null = null;
+  private sweep: NodeJS.Timeout | null = null;
   readonly files: LogFiles;
 
   constructor(
@@ -57,9 +60,23 @@ export class LogCollector {
 
   async start(): Promise<void> {
     this.gc ??= setInterval(() => void this.forgetGone().catch(() => {}), 10 * 60_000);
+    // A start event can be missed (the event stream reconnecting, an engine call failing under load):
+    // the sweep follows any running container that has no reader, so no app stays without logs for long.
+    this.sweep ??= setInterval(() => void this.attachRunning().catch(() => {}), SWEEP_MS);
     await this.watchEvents();
+    await this.attachRunning();
+  }
+
+  /** After the engine came back: watch again, and pick up what started meanwhile. */
+  private async restart(): Promise<void> {
+    await this.watchEvents();
+    await this.attachRunning().catch(() => {});
+  }
+
+  private async attachRunning(): Promise<void> {
+    if (this.stopped) return;
     for (const c of await this.ctx.engine.listContainers({ [LABEL.managed]: true })) {
-      if (c.state === 'running') void this.attach(c.id);
+      if (c.state === 'running' && !this.attached.has(c.id)) void this.attach(c.id);
     }
   }
 
@@ -69,30 +86,33 @@ export class LogCollector {
       this.events = await this.ctx.engine.watchStarts(
         (id) => void this.attach(id),
         () => {
-          // The engine went away (restart): watch again, and pick up what started meanwhile.
-          if (!this.stopped) setTimeout(() => void this.start().catch(() => {}), 1000);
+          // The engine went away (restart).
+          if (!this.stopped) setTimeout(() => void this.restart(), 1000);
         },
       );
     } catch {
-      if (!this.stopped) setTimeout(() => void this.start().catch(() => {}), 2000);
+      if (!this.stopped) setTimeout(() => void this.restart(), 2000);
     }
   }
 
   /** Follows a container's output, from where the last collector stopped. */
   async attach(id: string): Promise<void> {
     if (this.attached.has(id) || this.stopped) return;
-    const containers = await this.ctx.engine.listContainers({ [LABEL.managed]: true });
-    const info = containers.find((c) => c.id === id);
-    const app = info?.labels[LABEL.app];
-    const version = info?.labels[LABEL.version];
-    if (!info || !app || !version || info.labels[LABEL.managed] !== 'true') return;
-
-    const known = this.ended.get(id);
-    const position = known ? positionOf(known) : parsePosition(await this.ctx.redis.hget(CURSORS, id));
-    const filters = { stdout: new CursorFilter(position.stdout), stderr: new CursorFilter(position.stderr) };
-    const entry: Attached = { app, version, filters, stop: () => {} };
+    // Held from the first await, so a start event and a sweep arriving together open one reader.
+    const entry: Attached = { app: '', version: '', filters: { stdout: new CursorFilter(null), stderr: new CursorFilter(null) }, stop: () => {} };
     this.attached.set(id, entry);
     try {
+      const containers = await this.ctx.engine.listContainers({ [LABEL.managed]: true });
+      const info = containers.find((c) => c.id === id);
+      const app = info?.labels[LABEL.app];
+      const version = info?.labels[LABEL.version];
+      if (!info || !app || !version || info.labels[LABEL.managed] !== 'true') {
+        this.attached.delete(id);
+        return;
+      }
+      const known = this.ended.get(id);
+      const position = known ? positionOf(known) : parsePosition(await this.ctx.redis.hget(CURSORS, id));
+      Object.assign(entry, { app, version, filters: { stdout: new CursorFilter(position.stdout), stderr: new CursorFilter(position.stderr) } });
       // `since` is inclusive at second resolution: the cursor filters drop what was already kept.
       const times = [position.stdout?.ts, position.stderr?.ts].filter((t): t is string => !!t).sort();
       const since = times.length ? String(Math.floor(Date.parse(times[0]!) / 1000)) : undefined;
@@ -108,11 +128,14 @@ export class LogCollector {
       };
       this.read(id, entry, stdout, 'stdout', ended);
       this.read(id, entry, stderr, 'stderr', ended);
-      await this.files.attach(id, app, version);
     } catch (err) {
+      entry.stop();
       this.attached.delete(id);
-      this.ctx.log.debug({ container: id.slice(0, 12), err: (err as Error).message }, 'could not follow logs');
+      // Seen at warn: an app whose logs are not followed looks silent in the panel. The sweep tries again.
+      this.ctx.log.warn({ container: id.slice(0, 12), err: (err as Error).message }, 'could not follow logs; trying again shortly');
+      return;
     }
+    await this.files.attach(id, entry.app, entry.version).catch(() => {});
   }
 
   private read(id: string, entry: Attached, stream: Readable, name: Stream, ended: () => void): void {
@@ -192,6 +215,7 @@ export class LogCollector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.gc) clearInterval(this.gc);
+    if (this.sweep) clearInterval(this.sweep);
     if (this.retry) clearTimeout(this.retry);
     this.events?.stop();
     for (const entry of this.attached.values()) entry.stop();
