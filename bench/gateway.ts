@@ -1,34 +1,52 @@
 /**
- * bench/gateway: latency and throughput of an app through Slipway's gateway against the same container
- * hit directly on its port, alternating, in the same run:
- * - saturated: 50 concurrent connections as fast as they go (autocannon; latency there is mostly queueing,
- *   so its ratio mirrors the throughput ratio);
- * - at a fixed 1000 req/s from 50 keep-alive connections, latency timed per request in microseconds: the
- *   cost of the extra hop itself.
+ * bench/gateway: throughput and latency of an app through Slipway's gateway against the same container
+ * hit directly on its published port (what a user reaches without Slipway), alternating, in the same run:
+ * - saturated: wrk, 1 thread, 50 connections (wrk is C: the load generator takes little of the 2 cores);
+ *   the container's own address on its network is measured too, as the floor;
+ * - at a fixed 1000 req/s from 50 keep-alive connections, latency timed per request: the extra hop itself;
+ * - across a switch: wrk through the gateway while a new version deploys; every non-2xx and socket error
+ *   counts as a failed request.
  *
- *   npx tsx bench/gateway.ts [seconds=10] [rounds=2]
+ *   npx tsx bench/gateway.ts [seconds=10] [rounds=3]      (needs wrk: apt-get install wrk)
  */
+import { execFile } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import autocannon from 'autocannon';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { keys } from '@slipway/core/redis';
 import { upload, waitForDeploy } from '../test/helpers/api';
 import { fixtureTgz } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
 import { median, saveResult } from './lib';
 
 const seconds = Number(process.argv[2] ?? 10);
-const rounds = Number(process.argv[3] ?? 2);
+const rounds = Number(process.argv[3] ?? 3);
+const run = promisify(execFile);
 
 interface Sample {
-  p50: number;
-  p99: number;
   rps: number;
-  errors: number;
-  non2xx: number;
+  p50Ms: number;
+  p99Ms: number;
+  failed: number;
 }
 
-async function measure(url: string, headers: Record<string, string> = {}): Promise<Sample> {
-  const r = await autocannon({ url, connections: 50, duration: seconds, headers });
-  return { p50: r.latency.p50, p99: r.latency.p99, rps: r.requests.average, errors: r.errors, non2xx: r.non2xx };
+/** wrk's duration units (us, ms, s) in milliseconds. */
+function ms(text: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return Number.NaN;
+  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+}
+
+async function wrk(url: string, host: string | undefined, secs: number): Promise<Sample> {
+  const args = ['-t1', '-c50', `-d${secs}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url];
+  const { stdout } = await run('wrk', args);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  return {
+    rps: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1])),
+    p50Ms: ms(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? ''),
+    p99Ms: ms(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? ''),
+    failed: Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0) + (socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0),
+  };
 }
 
 /** `rate` requests per second for `seconds`, spread over 50 keep-alive connections; latencies in ms. */
@@ -70,42 +88,62 @@ async function fixedRate(url: string, host: string | undefined, rate: number, se
 }
 
 async function main() {
+  await run('wrk', ['--version']).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new Error('bench/gateway needs wrk: apt-get install wrk');
+  });
   const slipway = await startSlipway({ env: { SLIPWAY_LOG_LEVEL: 'warn' } });
+  const redis = new Redis(slipway.redisUrl);
   try {
     const res = await upload(slipway.url, await fixtureTgz('hello', { version: '1.0.0' }), 'hello.tgz');
     const deploy = await waitForDeploy(slipway.url, res.body.deploy.id);
+    const address = await redis.hget(keys.app('hello'), 'address');
     const direct: Sample[] = [];
     const gateway: Sample[] = [];
+    const container: Sample[] = [];
     for (let i = 0; i < rounds; i++) {
-      direct.push(await measure(`http://127.0.0.1:${deploy.port}/`));
-      gateway.push(await measure(`${slipway.gatewayUrl}/`, { host: 'hello.localhost' }));
-      console.log(`round ${i + 1}: direct ${JSON.stringify(direct.at(-1))} gateway ${JSON.stringify(gateway.at(-1))}`);
+      direct.push(await wrk(`http://127.0.0.1:${deploy.port}/`, undefined, seconds));
+      gateway.push(await wrk(`${slipway.gatewayUrl}/`, 'hello.localhost', seconds));
+      if (address) container.push(await wrk(`http://${address}/`, undefined, seconds));
+      console.log(`round ${i + 1}: direct ${JSON.stringify(direct.at(-1))} gateway ${JSON.stringify(gateway.at(-1))} container ${JSON.stringify(container.at(-1))}`);
     }
     const steadyDirect = await fixedRate(`http://127.0.0.1:${deploy.port}/`, undefined, 1000, 5);
     const steadyGateway = await fixedRate(slipway.gatewayUrl, 'hello.localhost', 1000, 5);
     console.log(`1000 req/s: direct ${JSON.stringify(steadyDirect)} gateway ${JSON.stringify(steadyGateway)}`);
+
+    // A switch under load: wrk runs through the gateway from before the upload until after the new version serves.
+    const switchSecs = 30;
+    const during = wrk(`${slipway.gatewayUrl}/`, 'hello.localhost', switchSecs);
+    await new Promise((r) => setTimeout(r, 2000));
+    const next = await upload(slipway.url, await fixtureTgz('hello', { version: '2.0.0' }), 'hello.tgz');
+    const switched = await waitForDeploy(slipway.url, next.body.deploy.id);
+    const acrossSwitch = await during;
+    console.log(`across a switch (${switched.status}): ${JSON.stringify(acrossSwitch)}`);
+
     const pick = (xs: Sample[], k: keyof Sample) => median(xs.map((x) => x[k]));
+    const summary = (xs: Sample[]) => ({ rps: pick(xs, 'rps'), p50Ms: pick(xs, 'p50Ms'), p99Ms: pick(xs, 'p99Ms') });
     const result = {
       date: new Date().toISOString(),
-      connections: 50,
+      tool: 'wrk -t1 -c50',
       seconds,
       rounds,
-      direct: { p50Ms: pick(direct, 'p50'), p99Ms: pick(direct, 'p99'), rps: Math.round(pick(direct, 'rps')) },
-      gateway: { p50Ms: pick(gateway, 'p50'), p99Ms: pick(gateway, 'p99'), rps: Math.round(pick(gateway, 'rps')) },
-      p50Ratio: Number((pick(gateway, 'p50') / pick(direct, 'p50')).toFixed(2)),
-      p99Ratio: Number((pick(gateway, 'p99') / pick(direct, 'p99')).toFixed(2)),
+      direct: summary(direct),
+      gateway: summary(gateway),
+      containerAddress: container.length ? summary(container) : null,
       throughputRatio: Number((pick(gateway, 'rps') / pick(direct, 'rps')).toFixed(2)),
+      p50Ratio: Number((pick(gateway, 'p50Ms') / pick(direct, 'p50Ms')).toFixed(2)),
       at1000rps: {
         direct: steadyDirect,
         gateway: steadyGateway,
         p50Ratio: Number((steadyGateway.p50 / steadyDirect.p50).toFixed(2)),
         p99Ratio: Number((steadyGateway.p99 / steadyDirect.p99).toFixed(2)),
       },
-      failed: gateway.reduce((n, s) => n + s.errors + s.non2xx, 0) + steadyGateway.failed,
+      acrossSwitch: { status: switched.status, ...acrossSwitch },
+      failed: gateway.reduce((n, s) => n + s.failed, 0) + steadyGateway.failed + acrossSwitch.failed,
     };
     console.log(JSON.stringify(result, null, 2));
-    await saveResult('gateway', { ...result, samples: { direct, gateway } });
+    await saveResult('gateway', { ...result, samples: { direct, gateway, container } });
   } finally {
+    redis.disconnect();
     await slipway.stop();
   }
 }

@@ -7,7 +7,11 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, upload, viaGateway as gatewayGet, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
-import { startSlipway, type Slipway } from '../helpers/slipway';
+import { docker, startSlipway, type Slipway } from '../helpers/slipway';
+import getPort from 'get-port';
+import { Redis } from 'ioredis';
+import { keys } from '@slipway/core/redis';
+import { announceRoute } from '@slipway/core/routes';
 
 let slipway: Slipway;
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -128,5 +132,37 @@ describe('gateway', () => {
     expect(hourly.some((p: { app: string }) => p.app === 'hello')).toBe(true);
     expect((await call(slipway.url, 'GET', '/api/traffic?range=30d')).status).toBe(400);
     expect((await call(slipway.url, 'GET', '/api/traffic?range=soon')).status).toBe(400);
+  });
+
+  // After the traffic count: it makes the gateway answer 502 on purpose.
+  it('goes straight to the container on its app network, and back to the published port when that address is stale', async () => {
+    const redis = new Redis(slipway.redisUrl);
+    try {
+      const record = await redis.hgetall(keys.app('hello'));
+      const networks = (await docker.getContainer(record.containerId!).inspect()).NetworkSettings.Networks;
+      expect(Object.keys(networks)).toEqual([`slipway-hello-${slipway.instance}`]);
+      expect(record.address).toBe(`${Object.values(networks)[0]!.IPAddress}:3000`);
+      const closed = await getPort();
+      const announce = (port: number, address: string) => announceRoute(redis, { app: 'hello', version: record.current!, port, address, previousPort: null }, 0);
+
+      const status = async () => (await viaGateway('hello.localhost')).status;
+      // Each case starts from a route where neither way answers, so a 200 can only come from the case's own.
+      const broken = async () => {
+        await announce(closed, `127.0.0.1:${closed}`);
+        await expect.poll(status).toBe(502);
+      };
+      // The published port closed: only the address can answer.
+      await broken();
+      await announce(closed, record.address!);
+      await expect.poll(status).toBe(200);
+      // An address where nothing listens any more: the request goes again to the published port, and answers.
+      await broken();
+      await announce(Number(record.port), `127.0.0.1:${closed}`);
+      await expect.poll(status).toBe(200);
+      expect(await viaGateway('hello.localhost')).toEqual({ status: 200, text: `hello ${record.current}\n` });
+    } finally {
+      await announceRoute(redis, { app: 'hello', version: (await redis.hget(keys.app('hello'), 'current'))!, port: Number((await redis.hget(keys.app('hello'), 'port'))!), address: await redis.hget(keys.app('hello'), 'address'), previousPort: null }, 0);
+      redis.disconnect();
+    }
   });
 });

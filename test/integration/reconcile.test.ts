@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, upload, waitForDeploy } from '../helpers/api';
+import { call, upload, viaGateway, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
 import { containersOf, docker, startSlipway, type Slipway } from '../helpers/slipway';
 
@@ -55,5 +55,25 @@ describe('reconciliation at worker start', () => {
     // Another installation's container on the same engine is never touched.
     expect((await docker.getContainer(stranger.id).inspect()).State.Running).toBe(true);
     await docker.getContainer(stranger.id).remove({ force: true });
+  });
+  it('follows a container that came back with another address on its network', async () => {
+    const redis = new Redis(slipway.redisUrl);
+    try {
+      const containerId = (await redis.hget('slipway:app:hello', 'containerId'))!;
+      const before = (await redis.hget('slipway:app:hello', 'address'))!;
+      const network = docker.getNetwork(`slipway-hello-${slipway.instance}`);
+      // What an engine restart can do: the same container, on the same network, at another address.
+      const [a, b, c] = before.split(':')[0]!.split('.');
+      const moved = `${a}.${b}.${c}.${before.startsWith(`${a}.${b}.${c}.200:`) ? 201 : 200}`;
+      await network.disconnect({ Container: containerId, Force: true });
+      await network.connect({ Container: containerId, EndpointConfig: { IPAMConfig: { IPv4Address: moved } } });
+
+      await slipway.killWorker('SIGTERM');
+      await slipway.startWorker();
+      expect(await redis.hget('slipway:app:hello', 'address')).toBe(`${moved}:3000`);
+      expect((await viaGateway(slipway.gatewayUrl, 'hello.localhost')).text).toBe('hello 1.0.0\n');
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -13,6 +13,8 @@ export interface RouteUpdate {
   /** null: the app has no running version (stopped or deleted). */
   version: string | null;
   port: number | null;
+  /** The container's `ip:port` on its app network, when it has one (AppRecord.address). */
+  address?: string | null;
   /** The upstream the app is leaving: gateways drain it before acknowledging. */
   previousPort: number | null;
   /** The app is gone altogether (its host answers 404, not 503). */
@@ -21,6 +23,9 @@ export interface RouteUpdate {
 }
 
 export const GATEWAY_FRESH_MS = 15_000;
+
+/** An IPv4 `ip:port`: the app networks are IPv4 bridges carved from SLIPWAY_NETWORK_POOL. */
+export const ADDRESS = /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/;
 
 export async function liveGateways(redis: Redis): Promise<string[]> {
   const beats = await redis.hgetall(keys.gateways);
@@ -70,6 +75,7 @@ export function parseRouteUpdate(message: string): RouteUpdate | null {
       app: raw.app,
       version: typeof raw.version === 'string' ? raw.version : null,
       port: port(raw.port),
+      address: typeof raw.address === 'string' && ADDRESS.test(raw.address) ? raw.address : null,
       previousPort: port(raw.previousPort),
       deleted: raw.deleted === true,
       nonce: raw.nonce,

@@ -27,6 +27,11 @@ export interface AppRecord {
   current?: string | undefined;
   previous?: string | undefined;
   port?: number | undefined;
+  /**
+   * `ip:port` of the container on its app network: where the gateway sends requests, skipping the engine's
+   * userland proxy on the published port. Unset under Swarm (the published port is the way in).
+   */
+  address?: string | undefined;
   containerId?: string | undefined;
   startedAt?: string | undefined;
   /** `stopped` after POST /stop; the container is kept and the gateway answers 503. */
@@ -177,6 +182,7 @@ export class Store {
       current: hash.current || undefined,
       previous: hash.previous || undefined,
       port: hash.port ? Number(hash.port) : undefined,
+      address: hash.address || undefined,
       containerId: hash.containerId || undefined,
       startedAt: hash.startedAt || undefined,
       status: hash.status === 'stopped' ? 'stopped' : hash.current ? 'running' : undefined,

@@ -1,6 +1,7 @@
 /**
- * The gateway: `<app>.<domain>` (Host header) → the app's current container, with WebSocket upgrades,
- * through undici connection pools (one per upstream, kept alive). In-flight requests are counted per
+ * The gateway: `<app>.<domain>` (Host header) → the app's current container (at its address on the app's
+ * network, else its published port), with WebSocket upgrades, through undici connection pools (one per
+ * upstream, kept alive). In-flight requests are counted per
  * upstream so a switch can drain the old one before its container stops.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,7 +11,7 @@ import { isAppName } from '@slipway/contracts/names';
 import type { TrustedProxies } from '@slipway/core/proxies';
 import { forwardHeaders, HOP_BY_HOP } from './forwarded';
 import { sendPage } from './pages';
-import type { RouteTable } from './routes';
+import type { Route, RouteTable } from './routes';
 import type { TrafficCounter } from './traffic';
 
 export interface GatewayOptions {
@@ -24,12 +25,17 @@ export interface GatewayOptions {
 /** Methods that may be sent again when the first upstream refused the connection (nothing reached the app). */
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const TIMEOUT_MS = 120_000;
+/** Upstreams are on this machine: a connection not made by then will not be. */
+const CONNECT_TIMEOUT_MS = 3_000;
+/** Errors that mean the request never reached the app. */
+const NOT_REACHED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export class Gateway {
   readonly server: Server;
   private readonly inflight = new Map<number, number>();
   private readonly waiters = new Map<number, Array<() => void>>();
-  private readonly pools = new Map<number, Pool>();
+  /** Per published port: the pool, and the origin it connects to (the container's address, or the port). */
+  private readonly pools = new Map<number, { origin: string; pool: Pool }>();
 
   constructor(
     private readonly routes: RouteTable,
@@ -68,13 +74,13 @@ export class Gateway {
         }
       });
     }
-    const pool = this.pools.get(port);
+    const held = this.pools.get(port);
     this.pools.delete(port);
-    void pool?.close().catch(() => {});
+    void held?.pool.close().catch(() => {});
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.pools.values()].map((pool) => pool.close()));
+    await Promise.allSettled([...this.pools.values()].map(({ pool }) => pool.close()));
   }
 
   private forward(req: IncomingMessage, upgrade = false): Record<string, string | string[]> {
@@ -82,12 +88,19 @@ export class Gateway {
     return forwardHeaders(req.headers, req.socket.remoteAddress ?? '', { trustedProxies: this.opts.trustedProxies, proto }, upgrade);
   }
 
-  private pool(port: number): Pool {
-    let pool = this.pools.get(port);
-    if (!pool) {
-      pool = new Pool(`http://${this.opts.upstreamHost}:${port}`, { connections: 128, keepAliveTimeout: 4_000, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
-      this.pools.set(port, pool);
-    }
+  /**
+   * Straight to the container on its app network when its address is known: the engine's userland proxy
+   * on the published port costs as much as the gateway itself. An address cannot point at another app's
+   * container, because each app has a network (and subnet) of its own.
+   */
+  private pool(route: Route): Pool {
+    const origin = route.address ? `http://${route.address}` : `http://${this.opts.upstreamHost}:${route.port}`;
+    const held = this.pools.get(route.port);
+    if (held?.origin === origin) return held.pool;
+    // The container ran again elsewhere, or its address was given up: what still runs on the old pool finishes there.
+    void held?.pool.close().catch(() => {});
+    const pool = new Pool(origin, { connections: 128, keepAliveTimeout: 4_000, connectTimeout: CONNECT_TIMEOUT_MS, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+    this.pools.set(route.port, { origin, pool });
     return pool;
   }
 
@@ -121,7 +134,7 @@ export class Gateway {
       try {
         // undici's stream API writes the answer straight into the response: no intermediate stream.
         let status = 0;
-        await this.pool(route.port).stream(
+        await this.pool(route).stream(
           { path: req.url ?? '/', method: req.method as 'GET', headers: this.forward(req), body: hasBody ? req : null },
           ({ statusCode, headers }) => {
             status = statusCode;
@@ -132,10 +145,14 @@ export class Gateway {
         this.traffic.record(app, status, performance.now() - began);
         return;
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // A refused connection never reached the app: during a switch the old upstream may just have closed.
-        if (attempt === 1 && !hasBody && RETRYABLE.has(req.method ?? '') && code === 'ECONNREFUSED' && !res.headersSent) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        const notReached = NOT_REACHED.has(code);
+        // An address that cannot be reached is stale (the container ran again before the worker saw it).
+        if (notReached && route.address) this.routes.forgetAddress(app, route.address);
+        // A request that never reached the app may go again: during a switch the old upstream may just have
+        // closed, and a stale address has just been given up.
+        if (attempt === 1 && !hasBody && RETRYABLE.has(req.method ?? '') && notReached && !res.headersSent) {
+          if (!route.address) await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
         }
         if (!res.headersSent) {
@@ -160,7 +177,7 @@ export class Gateway {
     const leave = this.enter(route.port);
     socket.once('close', leave);
     try {
-      const upstream = await this.pool(route.port).upgrade({
+      const upstream = await this.pool(route).upgrade({
         path: req.url ?? '/',
         method: req.method ?? 'GET',
         headers: this.forward(req, true),
@@ -175,7 +192,8 @@ export class Gateway {
       upstream.socket.on('error', () => socket.destroy());
       socket.on('close', () => upstream.socket.destroy());
       upstream.socket.pipe(socket).pipe(upstream.socket);
-    } catch {
+    } catch (err) {
+      if (route.address && NOT_REACHED.has((err as NodeJS.ErrnoException).code ?? '')) this.routes.forgetAddress(app!, route.address);
       socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   }

@@ -5,11 +5,14 @@
  */
 import type { Redis } from 'ioredis';
 import { keys } from '@slipway/core/redis';
-import { parseRouteUpdate, type RouteUpdate } from '@slipway/core/routes';
+import { ADDRESS, parseRouteUpdate, type RouteUpdate } from '@slipway/core/routes';
 
 export interface Route {
   version: string;
+  /** The published port: the key in-flight requests and drains are counted by, and the way in without `address`. */
   port: number;
+  /** The container's `ip:port` on its app network (one proxy hop less than the published port). */
+  address?: string | undefined;
 }
 
 export class RouteTable {
@@ -30,14 +33,14 @@ export class RouteTable {
   async reload(): Promise<void> {
     const apps = await this.redis.smembers(keys.apps);
     const pipe = this.redis.pipeline();
-    for (const app of apps) pipe.hmget(keys.app(app), 'current', 'port', 'status');
+    for (const app of apps) pipe.hmget(keys.app(app), 'current', 'port', 'status', 'address');
     const results = (await pipe.exec()) ?? [];
     this.known.clear();
     const next = new Map<string, Route>();
     apps.forEach((app, i) => {
       this.known.add(app);
-      const [current, port, status] = (results[i]?.[1] ?? []) as Array<string | null>;
-      if (current && port && status !== 'stopped') next.set(app, { version: current, port: Number(port) });
+      const [current, port, status, address] = (results[i]?.[1] ?? []) as Array<string | null>;
+      if (current && port && status !== 'stopped') next.set(app, { version: current, port: Number(port), address: address && ADDRESS.test(address) ? address : undefined });
     });
     this.routes.clear();
     for (const [app, route] of next) this.routes.set(app, route);
@@ -46,8 +49,14 @@ export class RouteTable {
   apply(update: RouteUpdate): void {
     if (update.deleted) this.known.delete(update.app);
     else this.known.add(update.app);
-    if (update.version && update.port) this.routes.set(update.app, { version: update.version, port: update.port });
+    if (update.version && update.port) this.routes.set(update.app, { version: update.version, port: update.port, address: update.address ?? undefined });
     else this.routes.delete(update.app);
+  }
+
+  /** The address could not be connected to: the published port until the next announcement or reload. */
+  forgetAddress(app: string, address: string): void {
+    const route = this.routes.get(app);
+    if (route?.address === address) this.routes.set(app, { ...route, address: undefined });
   }
 
   /** Subscribes on a connection of its own; `onUpdate` runs after each change is applied. */

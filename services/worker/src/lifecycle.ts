@@ -78,13 +78,15 @@ async function startApp(ctx: WorkerContext, app: string): Promise<void> {
   if (!state.running) await ctx.engine.start(record.containerId);
   const settings = await ctx.store.getSettings(app);
   await waitHealthy(ctx.engine, {
-    candidate: { containerId: record.containerId, name: '', finalName: '', hostPort: record.port, containerPort: 0 },
+    candidate: { containerId: record.containerId, name: '', finalName: '', hostPort: record.port, containerPort: 0, address: null },
     host: probeHost(ctx.settings.bind),
     path: settings.healthPath,
     timeoutMs: ctx.settings.healthTimeoutMs,
   });
-  await ctx.store.setAppRecord(app, { ...record, status: 'running' });
-  await announceRoute(ctx.redis, { app, version: record.current, port: record.port, previousPort: null }, 0);
+  // A container that ran again may have another address on its network.
+  const address = await ctx.engine.containerAddress(record.containerId);
+  await ctx.store.setAppRecord(app, { ...record, address: address ?? undefined, status: 'running' });
+  await announceRoute(ctx.redis, { app, version: record.current, port: record.port, address, previousPort: null }, 0);
   await notify(ctx.redis, { type: 'app', app, change: 'started', version: record.current });
 }
 

@@ -10,6 +10,8 @@ import { isTerminal, type Deploy } from '@slipway/contracts/deploy';
 import type { DeployJob } from '@slipway/contracts/job';
 import { dataPaths } from '@slipway/core/config';
 import { appendEvents } from '@slipway/core/events';
+import { keys } from '@slipway/core/redis';
+import type { AppRecord } from '@slipway/core/store';
 import type { WorkerContext } from './context';
 import { LABEL } from './docker/labels';
 import type { ContainerInfo } from './docker/engine';
@@ -69,7 +71,10 @@ export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Pr
       }
     }
     const current = keep.find((c) => c.id === record.containerId);
-    if (current) continue;
+    if (current) {
+      if (current.state === 'running' && record.status !== 'stopped') await refreshAddress(ctx, app, record);
+      continue;
+    }
     // The record points at nothing (or nothing is recorded): adopt what really runs, newest deploy first.
     const running = keep
       .filter((c) => c.state === 'running' && !active.has(c.labels[LABEL.deploy] ?? ''))
@@ -78,7 +83,8 @@ export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Pr
     if (adopt) {
       const version = adopt.labels[LABEL.version] ?? '';
       const port = adopt.ports.find((p) => p.hostPort)?.hostPort;
-      await ctx.store.setAppRecord(app, { current: version, port, containerId: adopt.id, startedAt: record.startedAt ?? new Date().toISOString() });
+      const address = await ctx.engine.containerAddress(adopt.id);
+      await ctx.store.setAppRecord(app, { current: version, port, address: address ?? undefined, containerId: adopt.id, startedAt: record.startedAt ?? new Date().toISOString() });
       const known = await ctx.store.getVersion(app, version);
       if (!known || known.state !== 'ok') {
         await ctx.store.putVersion(app, {
@@ -91,9 +97,9 @@ export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Pr
       }
       report.adoptedApps.push(app);
       // The gateways learn it now rather than at their next full reload.
-      await announceRoute(ctx.redis, { app, version, port: port ?? null, previousPort: null }, 0);
+      await announceRoute(ctx.redis, { app, version, port: port ?? null, address, previousPort: null }, 0);
     } else if (record.current) {
-      await ctx.store.setAppRecord(app, { current: undefined, port: undefined, containerId: undefined });
+      await ctx.store.setAppRecord(app, { current: undefined, port: undefined, address: undefined, containerId: undefined });
       await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: null }, 0);
     }
   }
@@ -129,4 +135,16 @@ async function removeStaleStaging(ctx: WorkerContext, active: Set<string>): Prom
       if (match?.[1] && !active.has(match[1])) await rm(path.join(cluster, app, entry), { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * A container that ran again (the engine or the host restarted) may have another address on its app
+ * network: the record and the gateways follow. Not while a job of the app runs, which may be switching it.
+ */
+async function refreshAddress(ctx: WorkerContext, app: string, record: AppRecord): Promise<void> {
+  if (!record.containerId || !record.current || (await ctx.redis.llen(keys.appLine(app)))) return;
+  const address = await ctx.engine.containerAddress(record.containerId).catch(() => null);
+  if (!address || address === record.address) return;
+  await ctx.store.setAppRecord(app, { address });
+  await announceRoute(ctx.redis, { app, version: record.current, port: record.port ?? null, address, previousPort: null }, 0);
 }

@@ -81,7 +81,7 @@ export async function runOnSwarm(ctx: WorkerContext, target: Target, report: Rep
   await report.enter('switch');
   const startedAt = new Date().toISOString();
   const replaced = before.current && before.current !== target.version ? before.current : null;
-  await store.setAppRecord(target.app, { current: target.version, previous: replaced ?? before.previous, port: hostPort, containerId: task.containerId, startedAt, status: 'running' });
+  await store.setAppRecord(target.app, { current: target.version, previous: replaced ?? before.previous, port: hostPort, address: undefined, containerId: task.containerId, startedAt, status: 'running' });
   const version = await store.getVersion(target.app, target.version);
   if (version) await store.putVersion(target.app, { ...version, state: 'ok', deployedAt: startedAt });
   await announceRoute(ctx.redis, { app: target.app, version: target.version, port: hostPort, previousPort: before.port && before.port !== hostPort ? before.port : null }, settings.stopGraceS * 1000);
@@ -178,7 +178,7 @@ export async function reconcileSwarm(ctx: WorkerContext): Promise<string[]> {
     if (!app || !version || !service.publishedPort) continue;
     const record = await ctx.store.getAppRecord(app);
     if (record.current === version && record.port === service.publishedPort) continue;
-    await ctx.store.setAppRecord(app, { ...record, current: version, port: service.publishedPort, status: service.replicas ? 'running' : 'stopped', startedAt: record.startedAt ?? new Date().toISOString() });
+    await ctx.store.setAppRecord(app, { ...record, current: version, port: service.publishedPort, address: undefined, status: service.replicas ? 'running' : 'stopped', startedAt: record.startedAt ?? new Date().toISOString() });
     const known = await ctx.store.getVersion(app, version);
     if (!known || known.state !== 'ok') {
       await ctx.store.putVersion(app, { version, image: service.image, deployId: service.labels[LABEL.deploy] ?? '', state: 'ok', createdAt: known?.createdAt ?? new Date().toISOString() });

@@ -280,6 +280,17 @@ export class Engine {
     await this.call('start container', () => this.docker.getContainer(id).start());
   }
 
+  /**
+   * `ip:port` of a running app container on its (one) app network, the port being the one it publishes;
+   * null when it is not running or has no address there.
+   */
+  async containerAddress(id: string): Promise<string | null> {
+    const info = await this.call('inspect container', () => this.docker.getContainer(id).inspect());
+    const ip = Object.values(info.NetworkSettings?.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress;
+    const port = Number.parseInt(Object.keys(info.HostConfig?.PortBindings ?? {})[0] ?? '', 10);
+    return info.State.Running && ip && port ? `${ip}:${port}` : null;
+  }
+
   async rename(id: string, name: string): Promise<void> {
     await this.call('rename container', () => this.docker.getContainer(id).rename({ name }));
   }

@@ -35,6 +35,8 @@ export interface Candidate {
   finalName: string;
   hostPort: number;
   containerPort: number;
+  /** Where the gateway reaches it (AppRecord.address). */
+  address: string | null;
 }
 
 const DEFAULT_CONTAINER_PORT = 3000;
@@ -86,7 +88,8 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
         network,
       });
       await engine.start(containerId);
-      return { containerId, name, finalName, hostPort, containerPort };
+      const address = await engine.containerAddress(containerId);
+      return { containerId, name, finalName, hostPort, containerPort, address };
     } catch (err) {
       if (containerId) await engine.remove(containerId);
       const message = (err as Error).message;
@@ -99,8 +102,8 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
 
 /**
  * The app's own network (SPEC §3 "Networks"), made at its first start and removed with the app: its
- * containers reach each other and nothing of other apps'. The gateway still reaches them on their
- * published ports, from the host.
+ * containers reach each other and nothing of other apps'. The gateway reaches them from the host, at
+ * their address on it (Candidate.address) or their published port.
  */
 async function appNetwork(engine: Engine, input: StartInput): Promise<string> {
   const instance = input.labels[LABEL.instance] ?? 'default';

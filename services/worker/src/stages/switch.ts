@@ -41,6 +41,7 @@ export async function switchTo(
     current: input.version,
     previous: replaced ?? before.previous,
     port: input.healthy.hostPort,
+    address: input.healthy.address ?? undefined,
     containerId: input.healthy.containerId,
     startedAt,
     status: 'running',
@@ -50,7 +51,7 @@ export async function switchTo(
 
   const drain = await announceRoute(
     redis,
-    { app: input.app, version: input.version, port: input.healthy.hostPort, previousPort: before.status === 'stopped' ? null : (before.port ?? null) },
+    { app: input.app, version: input.version, port: input.healthy.hostPort, address: input.healthy.address, previousPort: before.status === 'stopped' ? null : (before.port ?? null) },
     input.stopGraceS * 1000,
   );
   if (drain.gateways) onLine(`Gateway switched to ${input.version} (${drain.drained}/${drain.gateways} drained the old upstream)`);
