@@ -7,7 +7,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           sequence: { groupOrder: 0 },
-          include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'ui/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'ui/test/**/*.test.ts', 'test/structure/**/*.test.ts'],
         },
       },
       {

@@ -12,7 +12,7 @@ import { LABEL, labelsFor } from './docker/labels';
 import { PipelineError } from './errors';
 import type { Reporter } from './reporter';
 import { build } from './stages/build';
-import { waitHealthy } from './stages/health';
+import { probeHost, waitHealthy } from './stages/health';
 import { start, type Candidate } from './stages/start';
 import { switchTo, type Live } from './stages/switch';
 import { unpack } from './stages/unpack';
@@ -116,9 +116,4 @@ async function discard(ctx: WorkerContext, candidate: Candidate, err: unknown): 
   await ctx.engine.remove(candidate.containerId).catch((e: Error) => ctx.log.warn({ err: e.message }, 'could not remove candidate'));
   if (err instanceof PipelineError) return new PipelineError(err.code, err.message, err.retryable, logs);
   return err;
-}
-
-/** Apps published on every address are still probed through loopback. */
-export function probeHost(bind: string): string {
-  return bind === '0.0.0.0' ? '127.0.0.1' : bind === '::' ? '::1' : bind;
 }

@@ -13,10 +13,9 @@ import { notify } from '@slipway/core/notify';
 import { keys } from '@slipway/core/redis';
 import { announceRoute } from '@slipway/core/routes';
 import type { WorkerContext } from './context';
-import { probeHost } from './deploy';
 import { LABEL } from './docker/labels';
 import { PipelineError } from './errors';
-import { probe, waitHealthy } from './stages/health';
+import { probe, probeHost, waitHealthy } from './stages/health';
 import { removeService, scaleService } from './swarm';
 import type { Watcher } from './watch';
 

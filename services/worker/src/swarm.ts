@@ -9,12 +9,11 @@ import getPort from 'get-port';
 import type { AppSettings } from '@slipway/contracts/settings';
 import { announceRoute } from '@slipway/core/routes';
 import type { WorkerContext } from './context';
-import { probeHost } from './deploy';
 import { LABEL, labelsFor } from './docker/labels';
 import type { ServiceInfo } from './docker/engine';
 import { PipelineError } from './errors';
 import type { Reporter } from './reporter';
-import { probe } from './stages/health';
+import { probe, probeHost } from './stages/health';
 import type { Live } from './stages/switch';
 
 export const serviceName = (app: string) => `slipway_${app}`;

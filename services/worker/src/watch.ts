@@ -10,8 +10,7 @@ import { newDeployId } from '@slipway/core/ids';
 import { notify } from '@slipway/core/notify';
 import { keys } from '@slipway/core/redis';
 import type { WorkerContext } from './context';
-import { probeHost } from './deploy';
-import { probe } from './stages/health';
+import { probe, probeHost } from './stages/health';
 
 const EVERY_MS = 1_000;
 const FAILED_PROBES = 3;

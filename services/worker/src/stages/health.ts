@@ -72,3 +72,8 @@ export function probe(host: string, port: number, path: string, timeoutMs: numbe
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Apps published on every address are still probed through loopback. */
+export function probeHost(bind: string): string {
+  return bind === '0.0.0.0' ? '127.0.0.1' : bind === '::' ? '::1' : bind;
+}
