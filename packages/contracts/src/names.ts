@@ -111,3 +111,8 @@ function printable(value: string): string {
   const clean = value.replace(/[\u0000-\u001f\u007f]/g, '?');
   return clean.length > 80 ? `${clean.slice(0, 77)}...` : clean;
 }
+
+/** The one place an app image is named (SPEC §3): `<SLIPWAY_IMAGE_PREFIX><app>:<version>`. */
+export function imageName(prefix: string, app: string, version: string): string {
+  return `${prefix}${app}:${version}`;
+}

@@ -12,6 +12,7 @@ import { notify } from './notify';
 import { deployJobOptions, type DeployQueue } from './queue';
 import { keys } from './redis';
 import type { Store } from './store';
+import { imageName } from '@slipway/contracts/names';
 
 export interface EnqueueContext {
   redis: Redis;
@@ -34,7 +35,7 @@ export async function enqueueDeploy(
     status: 'queued',
     stage: 'queued',
     progress: 0,
-    image: `${ctx.imagePrefix}${input.app}:${input.version}`,
+    image: imageName(ctx.imagePrefix, input.app, input.version),
     createdAt: input.createdAt ?? new Date().toISOString(),
   };
   await ctx.store.createDeploy(deploy);

@@ -13,6 +13,7 @@ import type { ApiContext } from './context';
 import { conflict } from './errors';
 import { identifyUpload } from './uploads/identify';
 import type { StoredUpload } from './uploads/receive';
+import { imageName } from '@slipway/contracts/names';
 
 const EXTENSIONS = { tar: '.tar', 'tar.gz': '.tar.gz', zip: '.zip' } as const;
 
@@ -23,7 +24,7 @@ export async function submitDeploy(ctx: ApiContext, upload: StoredUpload, form: 
     const deployId = newDeployId();
     const createdAt = new Date().toISOString();
     const archivePath = path.join(dataPaths(ctx.settings.dataDir).archives, app, `${version}-${deployId}${EXTENSIONS[format]}`);
-    const image = `${ctx.settings.imagePrefix}${app}:${version}`;
+    const image = imageName(ctx.settings.imagePrefix, app, version);
 
     const ok = await ctx.store.reserveVersion({ app, version, image, deployId, state: 'pending', createdAt, archivePath });
     if (!ok) throw conflict('version_exists', `${app} ${version} exists already: versions are immutable, upload it under a new version`);
@@ -49,7 +50,7 @@ export async function submitDeploy(ctx: ApiContext, upload: StoredUpload, form: 
 export async function rebuildVersion(ctx: ApiContext, app: string, version: string, archivePath: string): Promise<Deploy | null> {
   const deployId = newDeployId();
   const createdAt = new Date().toISOString();
-  const image = `${ctx.settings.imagePrefix}${app}:${version}`;
+  const image = imageName(ctx.settings.imagePrefix, app, version);
   const ok = await ctx.store.reserveVersion({ app, version, image, deployId, state: 'pending', createdAt, archivePath }, { rebuild: true });
   if (!ok) return null;
   try {

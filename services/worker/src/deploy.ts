@@ -17,6 +17,7 @@ import { start, type Candidate } from './stages/start';
 import { switchTo, type Live } from './stages/switch';
 import { unpack } from './stages/unpack';
 import { publishImage, runOnSwarm } from './swarm';
+import { imageName } from '@slipway/contracts/names';
 
 type Target = { app: string; version: string; deployId: string };
 
@@ -38,7 +39,7 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
     engine,
     {
       source,
-      image: imageOf(ctx, job),
+      image: imageName(ctx.settings.imagePrefix, job.app, job.version),
       labels: labelsFor(job.app, job.version, job.deployId, settings.instance),
       baseImage: settings.baseImage,
       timeoutMs: settings.buildTimeoutMs,
@@ -60,7 +61,7 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
 
 /** A rollback or a restart: the kept image of `version` runs again, through the same health-gated switch. */
 export async function rerun(ctx: WorkerContext, job: Target, report: Reporter): Promise<Live> {
-  const image = imageOf(ctx, job);
+  const image = imageName(ctx.settings.imagePrefix, job.app, job.version);
   if (!(await ctx.engine.imageExists(image))) {
     throw new PipelineError('image_pruned', `The image of ${job.app} ${job.version} is gone; build it again with POST /api/apps/${job.app}/versions/${job.version}/rebuild`);
   }
@@ -79,7 +80,7 @@ async function runCandidate(ctx: WorkerContext, target: Target, report: Reporter
   ]);
   const candidate = await start(engine, {
     ...target,
-    image: imageOf(ctx, target),
+    image: imageName(ctx.settings.imagePrefix, target.app, target.version),
     labels: labelsFor(target.app, target.version, target.deployId, settings.instance),
     settings: appSettings,
     bind: settings.bind,
@@ -106,9 +107,6 @@ async function runCandidate(ctx: WorkerContext, target: Target, report: Reporter
   }
 }
 
-export function imageOf(ctx: WorkerContext, target: { app: string; version: string }): string {
-  return `${ctx.settings.imagePrefix}${target.app}:${target.version}`;
-}
 
 /** Removes a failed candidate; the error gains its last 50 log lines (SPEC §3). */
 async function discard(ctx: WorkerContext, candidate: Candidate, err: unknown): Promise<unknown> {

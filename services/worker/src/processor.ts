@@ -14,7 +14,7 @@ import { appendEvents } from '@slipway/core/events';
 import { notify } from '@slipway/core/notify';
 import { RecordLostError } from '@slipway/core/store';
 import type { WorkerContext } from './context';
-import { deploy, imageOf, rerun } from './deploy';
+import { deploy, rerun } from './deploy';
 import { EngineError } from './docker/engine';
 import { LABEL } from './docker/labels';
 import { PipelineError } from './errors';
@@ -26,6 +26,7 @@ import { dropFailedArchives, prune } from './retention';
 import type { Live } from './stages/switch';
 import type { Watcher } from './watch';
 import type { Webhooks } from './webhooks';
+import { imageName } from '@slipway/contracts/names';
 
 /** How long a job waiting for its app's turn sleeps per deploy ahead of it before asking again (it is woken when its turn comes). */
 const TURN_RETRY_MS = 500;
@@ -141,7 +142,7 @@ async function succeed(ctx: WorkerContext, services: Services, job: PipelineJob,
 async function fail(ctx: WorkerContext, services: Services, job: PipelineJob, failure: PipelineError, report: Reporter): Promise<void> {
   // Records lost mid-deploy (Redis emptied): the deploy is written again, as failed, so it is not silently gone.
   if (!(await ctx.store.getDeploy(job.deployId))) {
-    await ctx.store.createDeploy({ id: job.deployId, app: job.app, version: job.version, kind: job.kind, status: 'failed', stage: 'queued', progress: 0, image: imageOf(ctx, job), createdAt: new Date().toISOString() });
+    await ctx.store.createDeploy({ id: job.deployId, app: job.app, version: job.version, kind: job.kind, status: 'failed', stage: 'queued', progress: 0, image: imageName(ctx.settings.imagePrefix, job.app, job.version), createdAt: new Date().toISOString() });
   }
   const deploy = await ctx.store.updateDeploy(job.deployId, {
     status: 'failed',
@@ -197,7 +198,7 @@ async function clearInterrupted(ctx: WorkerContext, job: PipelineJob): Promise<v
 async function discardVersion(ctx: WorkerContext, job: PipelineJob): Promise<void> {
   const current = await ctx.store.getAppRecord(job.app);
   if (current.current === job.version) return;
-  await ctx.engine.removeOwnImage(imageOf(ctx, job)).catch(() => false);
+  await ctx.engine.removeOwnImage(imageName(ctx.settings.imagePrefix, job.app, job.version)).catch(() => false);
   await rm(path.join(dataPaths(ctx.settings.dataDir).cluster, job.app, job.version), { recursive: true, force: true });
 }
 

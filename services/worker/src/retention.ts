@@ -9,8 +9,8 @@ import path from 'node:path';
 import { dataPaths } from '@slipway/core/config';
 import { notify } from '@slipway/core/notify';
 import type { WorkerContext } from './context';
-import { imageOf } from './deploy';
 import { confinedArchive } from './job-paths';
+import { imageName } from '@slipway/contracts/names';
 
 export async function prune(ctx: WorkerContext, app: string): Promise<string[]> {
   const [record, versions] = await Promise.all([ctx.store.getAppRecord(app), ctx.store.getVersions(app)]);
@@ -27,8 +27,8 @@ export async function prune(ctx: WorkerContext, app: string): Promise<string[]> 
       room--;
       continue;
     }
-    const removed = await ctx.engine.removeOwnImage(imageOf(ctx, { app, version: version.version }));
-    if (!removed && (await ctx.engine.imageExists(imageOf(ctx, { app, version: version.version })))) continue;
+    const removed = await ctx.engine.removeOwnImage(imageName(ctx.settings.imagePrefix, app, version.version));
+    if (!removed && (await ctx.engine.imageExists(imageName(ctx.settings.imagePrefix, app, version.version)))) continue;
     await ctx.store.putVersion(app, { ...version, state: 'pruned' });
     await rm(path.join(dataPaths(ctx.settings.dataDir).cluster, app, version.version), { recursive: true, force: true });
     pruned.push(version.version);

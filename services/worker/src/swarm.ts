@@ -15,6 +15,7 @@ import { PipelineError } from './errors';
 import type { Reporter } from './reporter';
 import { probe, probeHost } from './stages/health';
 import type { Live } from './stages/switch';
+import { imageName } from '@slipway/contracts/names';
 
 export const serviceName = (app: string) => `slipway_${app}`;
 
@@ -33,7 +34,7 @@ interface Target {
 }
 
 export function swarmImage(ctx: Pick<WorkerContext, 'settings'>, target: { app: string; version: string }): string {
-  const local = `${ctx.settings.imagePrefix}${target.app}:${target.version}`;
+  const local = imageName(ctx.settings.imagePrefix, target.app, target.version);
   return ctx.settings.registry ? `${ctx.settings.registry}/${local}` : local;
 }
 
@@ -42,7 +43,7 @@ export async function publishImage(ctx: WorkerContext, target: Target, report: R
   if (!ctx.settings.registry) return;
   const image = swarmImage(ctx, target);
   report.log(`Pushing ${image}`);
-  await ctx.engine.push(`${ctx.settings.imagePrefix}${target.app}:${target.version}`, image);
+  await ctx.engine.push(imageName(ctx.settings.imagePrefix, target.app, target.version), image);
 }
 
 /** start → health → switch, as a service update. */
