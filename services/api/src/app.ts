@@ -79,5 +79,5 @@ async function noteTokenUse(ctx: ApiContext, principal: Principal): Promise<void
   if (Date.now() - (lastTouched.get(principal.ref) ?? 0) < 60_000) return;
   lastTouched.set(principal.ref, Date.now());
   if (!(await ctx.accounts.touchToken(principal.ref).catch(() => false))) return;
-  await appendAudit(ctx.redis, { ts: new Date().toISOString(), actor: principal.user, via: `token:${principal.ref}`, ip: '', action: 'token.use', target: principal.ref, outcome: 'ok' });
+  await appendAudit(ctx, { ts: new Date().toISOString(), actor: principal.user, via: `token:${principal.ref}`, ip: '', action: 'token.use', target: principal.ref, outcome: 'ok' });
 }

@@ -6,6 +6,7 @@
 import type { Context } from 'koa';
 import type { Redis } from 'ioredis';
 import type { AuditEntry } from '@slipway/contracts/auth';
+import type { Logger } from '@slipway/core/logger';
 import type { Principal } from './auth/accounts';
 
 const STREAM = 'slipway:audit';
@@ -21,9 +22,15 @@ export interface AuditInput {
   actor?: string;
 }
 
-export async function audit(redis: Redis, koa: Context, input: AuditInput): Promise<void> {
+/** Where the audit goes, and where a failure to write it is said. */
+export interface AuditSink {
+  redis: Redis;
+  log: Logger;
+}
+
+export async function audit(sink: AuditSink, koa: Context, input: AuditInput): Promise<void> {
   const principal = koa.state.principal as Principal | undefined;
-  await appendAudit(redis, {
+  await appendAudit(sink, {
     ts: new Date().toISOString(),
     actor: input.actor ?? principal?.user ?? 'anonymous',
     via: principal ? `${principal.via}:${principal.ref}` : 'none',
@@ -35,14 +42,15 @@ export async function audit(redis: Redis, koa: Context, input: AuditInput): Prom
   });
 }
 
-export async function appendAudit(redis: Redis, entry: Omit<AuditEntry, 'id'>): Promise<void> {
+/** Never throws: the action it records has happened; a lost entry is logged (without its details) instead. */
+export async function appendAudit(sink: AuditSink, entry: Omit<AuditEntry, 'id'>): Promise<void> {
   // Oldest entries go by count and by age (MINID trims by the stream id's time part).
-  await redis
+  await sink.redis
     .multi()
     .xadd(STREAM, 'MAXLEN', '~', MAX_ENTRIES, '*', 'e', JSON.stringify(entry))
     .xtrim(STREAM, 'MINID', '~', `${Date.now() - KEEP_MS}-0`)
     .exec()
-    .catch(() => null);
+    .catch((err: Error) => sink.log.error({ action: entry.action, actor: entry.actor, err: err.message }, 'could not write an audit entry'));
 }
 
 export async function readAudit(redis: Redis, opts: { limit: number; actor?: string; action?: string }): Promise<AuditEntry[]> {

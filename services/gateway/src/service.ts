@@ -33,14 +33,15 @@ export async function startGateway(settings: Readonly<Settings> & { redisUrl: st
   await routes.follow(subscriber, (update) => {
     log.debug({ app: update.app, version: update.version, port: update.port }, 'route changed');
     const drained = update.previousPort && update.previousPort !== update.port ? gateway.drained(update.previousPort, drainTimeoutMs) : Promise.resolve();
-    void drained.then(() => acknowledgeDrained(redis, update.nonce, id)).catch(() => {});
+    // Without the acknowledgement the worker waits out its drain timeout before it stops the old container.
+    void drained.then(() => acknowledgeDrained(redis, update.nonce, id)).catch((err: Error) => log.warn({ app: update.app, err: err.message }, 'could not acknowledge a drain'));
   });
   const beat = async () => {
     await redis.hset(keys.gateways, id, String(Date.now())).catch(() => 0);
   };
   await beat();
   const beating = setInterval(() => void beat(), 5_000);
-  const reloading = setInterval(() => void routes.reload().catch(() => {}), 30_000);
+  const reloading = setInterval(() => void routes.reload().catch((err: Error) => log.warn({ err: err.message }, 'could not reload routes; serving the last known ones')), 30_000);
 
   await new Promise<void>((resolve, reject) => {
     gateway.server.once('error', reject);

@@ -104,7 +104,7 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
   } catch (err) {
     const failure = asPipelineError(err);
     const final = !failure.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    await report.flush().catch(() => {});
+    await flushLog(ctx, report, data.deployId);
     // An engine that went away (restarting) gets time to come back, so that the cleanup and the retry can
     // find it. Nothing here may throw: an error escaping this block would end the job without a record of why.
     if (failure.code === 'engine_error') await waitForEngine(ctx, ENGINE_RETURN_MS);
@@ -154,9 +154,14 @@ async function fail(ctx: WorkerContext, services: Services, job: PipelineJob, fa
     await discardVersion(ctx, job);
     await dropFailedArchives(ctx, job.app, { version: job.version, code: failure.code }).catch((err: Error) => ctx.log.warn({ app: job.app, err: err.message }, 'could not drop failed archives'));
   }
-  await report.flush().catch(() => {});
+  await flushLog(ctx, report, job.deployId);
   await finish(ctx, services, job, deploy);
   ctx.log.warn({ deployId: job.deployId, kind: job.kind, app: job.app, version: job.version, code: failure.code, err: failure.message }, 'deploy failed');
+}
+
+/** The last build log lines of a failed job; losing them is said, not thrown (the failure must still be recorded). */
+async function flushLog(ctx: WorkerContext, report: Reporter, deployId: string): Promise<void> {
+  await report.flush().catch((err: Error) => ctx.log.warn({ deployId, err: err.message }, 'could not write the last build log lines'));
 }
 
 /** A job refused before it ran: its deploy (and a version it reserved) fail; no image, tree or archive is touched. */
@@ -175,7 +180,7 @@ async function finish(ctx: WorkerContext, services: Services, job: PipelineJob, 
   await appendEvents(ctx.redis, job.deployId, [{ type: 'done', deploy }]);
   await leaveLine(ctx.redis, job.app, job.deployId, ctx.queue);
   await notify(ctx.redis, { type: 'deploy', deploy });
-  await countOutcome(ctx.redis, deploy).catch(() => {});
+  await countOutcome(ctx.redis, deploy).catch((err: Error) => ctx.log.warn({ deployId: job.deployId, err: err.message }, 'could not count the outcome for the dashboard'));
   await services.webhooks.deployFinished(deploy).catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not queue webhooks'));
 }
 
@@ -198,7 +203,9 @@ async function clearInterrupted(ctx: WorkerContext, job: PipelineJob): Promise<v
 async function discardVersion(ctx: WorkerContext, job: PipelineJob): Promise<void> {
   const current = await ctx.store.getAppRecord(job.app);
   if (current.current === job.version) return;
-  await ctx.engine.removeOwnImage(imageName(ctx.settings.imagePrefix, job.app, job.version)).catch(() => false);
+  await ctx.engine
+    .removeOwnImage(imageName(ctx.settings.imagePrefix, job.app, job.version))
+    .catch((err: Error) => ctx.log.warn({ app: job.app, version: job.version, err: err.message }, 'could not remove the image of a failed version'));
   await rm(path.join(dataPaths(ctx.settings.dataDir).cluster, job.app, job.version), { recursive: true, force: true });
 }
 

@@ -45,7 +45,7 @@ export function appRoutes(ctx: ApiContext): Router {
     const patch = body(koa, AppSettingsPatchSchema);
     await updateSettings(ctx, name, patch);
     // Which settings changed, never their values (env may hold secrets).
-    await audit(ctx.redis, koa, { action: created ? 'app.create' : 'app.settings', target: name, details: { fields: Object.keys(patch) } });
+    await audit(ctx, koa, { action: created ? 'app.create' : 'app.settings', target: name, details: { fields: Object.keys(patch) } });
     koa.status = created ? 201 : 200;
     koa.body = { app: await appDetail(ctx, name, viewerScope(koa)) } satisfies AppAnswer;
   });
@@ -80,14 +80,14 @@ export function appRoutes(ctx: ApiContext): Router {
     const name = await existing(koa.params.name);
     const { version } = body(koa, RollbackBodySchema.default({}));
     const deploy = await rollback(ctx, name, version);
-    await audit(ctx.redis, koa, { action: 'app.rollback', target: `${name}@${deploy.version}`, details: { deployId: deploy.id } });
+    await audit(ctx, koa, { action: 'app.rollback', target: `${name}@${deploy.version}`, details: { deployId: deploy.id } });
     koa.status = 202;
     koa.body = { deploy } satisfies DeployAnswer;
   });
 
   router.post('/api/apps/:name/restart', async (koa) => {
     const deploy = await restart(ctx, await existing(koa.params.name));
-    await audit(ctx.redis, koa, { action: 'app.restart', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
+    await audit(ctx, koa, { action: 'app.restart', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
     koa.status = 202;
     koa.body = { deploy } satisfies DeployAnswer;
   });
@@ -97,7 +97,7 @@ export function appRoutes(ctx: ApiContext): Router {
     const version = koa.params.version ?? '';
     if (!VERSION_RE.test(version)) throw notFound('version_not_found', 'Not a valid version');
     const deploy = await rebuild(ctx, name, version);
-    await audit(ctx.redis, koa, { action: 'app.rebuild', target: `${name}@${version}`, details: { deployId: deploy.id } });
+    await audit(ctx, koa, { action: 'app.rebuild', target: `${name}@${version}`, details: { deployId: deploy.id } });
     koa.status = 202;
     koa.body = { deploy } satisfies DeployAnswer;
   });
@@ -106,7 +106,7 @@ export function appRoutes(ctx: ApiContext): Router {
     router.post(`/api/apps/:name/${action}`, async (koa) => {
       const name = await existing(koa.params.name);
       const { done, id } = await lifecycle(ctx, name, action);
-      await audit(ctx.redis, koa, { action: `app.${action}`, target: name });
+      await audit(ctx, koa, { action: `app.${action}`, target: name });
       koa.status = done ? 200 : 202;
       koa.body = (done ? { app: await appSummary(ctx, name) } : { operation: { id, action, status: 'queued' } }) satisfies AppSummaryAnswer | OperationAnswer;
     });
@@ -119,7 +119,7 @@ export function appRoutes(ctx: ApiContext): Router {
       throw new AppError(400, 'confirmation_required', `Deleting removes every container, image, file and record of ${name}: repeat its name as ?confirm=${name}`);
     }
     const { done, id } = await lifecycle(ctx, name, 'delete');
-    await audit(ctx.redis, koa, { action: 'app.delete', target: name });
+    await audit(ctx, koa, { action: 'app.delete', target: name });
     koa.status = done ? 200 : 202;
     koa.body = (done ? { deleted: name } : { operation: { id, action: 'delete', status: 'queued' } }) satisfies DeletedAnswer | OperationAnswer;
   });

@@ -47,7 +47,7 @@ export function authRoutes(ctx: ApiContext): Router {
     const admin = await accounts.getUser('admin');
     const principal = await accounts.byToken(token).catch(() => null);
     if (!admin || admin.hasPassword || !principal || principal.user !== 'admin' || principal.scope !== 'admin') {
-      await audit(ctx.redis, koa, { action: 'auth.setup', actor: 'admin', outcome: 'denied' });
+      await audit(ctx, koa, { action: 'auth.setup', actor: 'admin', outcome: 'denied' });
       throw new AppError(403, 'forbidden', admin?.hasPassword ? 'Slipway is set up already: sign in' : 'That is not the admin token printed at first start');
     }
     await accounts.setPassword('admin', await hashPassword(password));
@@ -56,7 +56,7 @@ export function authRoutes(ctx: ApiContext): Router {
     await byIp.reward(koa.ip).catch(() => null);
     koa.state.principal = { user: 'admin', scope: 'admin', via: 'session', ref: 'setup' } satisfies Principal;
     const csrf = await startSession(koa, 'admin');
-    await audit(ctx.redis, koa, { action: 'auth.setup', target: 'admin', details: { tokensEnded: ended.length } });
+    await audit(ctx, koa, { action: 'auth.setup', target: 'admin', details: { tokensEnded: ended.length } });
     koa.body = { user: { name: 'admin', role: 'admin' }, csrf } satisfies SignedInAnswer;
   });
 
@@ -75,13 +75,13 @@ export function authRoutes(ctx: ApiContext): Router {
     // The same work whether the user exists or not: no timing difference to probe names with.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !user.passwordHash || !ok) {
-      await audit(ctx.redis, koa, { action: 'auth.login', actor: name.slice(0, 64), outcome: 'denied' });
+      await audit(ctx, koa, { action: 'auth.login', actor: name.slice(0, 64), outcome: 'denied' });
       throw new AppError(401, 'unauthorized', 'Wrong user name or password');
     }
     await Promise.all([byUser.delete(name).catch(() => null), byIp.reward(koa.ip).catch(() => null)]);
     koa.state.principal = { user: user.name, scope: user.role, via: 'session', ref: 'login' } satisfies Principal;
     const csrf = await startSession(koa, user.name);
-    await audit(ctx.redis, koa, { action: 'auth.login' });
+    await audit(ctx, koa, { action: 'auth.login' });
     koa.body = { user: { name: user.name, role: user.role }, csrf } satisfies SignedInAnswer;
   });
 
@@ -89,7 +89,7 @@ export function authRoutes(ctx: ApiContext): Router {
     const sid = koa.cookies.get(SESSION_COOKIE);
     if (sid) await accounts.endSession(sid);
     koa.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 0 });
-    await audit(ctx.redis, koa, { action: 'auth.logout' });
+    await audit(ctx, koa, { action: 'auth.logout' });
     koa.status = 204;
   });
 
@@ -106,7 +106,7 @@ export function authRoutes(ctx: ApiContext): Router {
   router.post('/api/users', async (koa) => {
     const input = body(koa, NewUserBodySchema);
     if (!(await accounts.createUser(input.name, input.role, await hashPassword(input.password)))) throw conflict('user_exists', `A user named ${input.name} exists`);
-    await audit(ctx.redis, koa, { action: 'user.create', target: input.name, details: { role: input.role } });
+    await audit(ctx, koa, { action: 'user.create', target: input.name, details: { role: input.role } });
     koa.status = 201;
     koa.body = { user: (await accounts.listUsers()).find((u) => u.name === input.name) };
   });
@@ -117,7 +117,7 @@ export function authRoutes(ctx: ApiContext): Router {
     await accounts.setPassword(name, await hashPassword(body(koa, NewPasswordBodySchema).password));
     // A new password ends every session of that user.
     await accounts.revokeSessions(name);
-    await audit(ctx.redis, koa, { action: 'user.password', target: name });
+    await audit(ctx, koa, { action: 'user.password', target: name });
     koa.status = 204;
   });
 
@@ -126,7 +126,7 @@ export function authRoutes(ctx: ApiContext): Router {
     if (name === 'admin') throw new AppError(400, 'bad_request', 'The admin user cannot be deleted');
     if (!(await accounts.getUser(name))) throw notFound('not_found', `No user named ${name.slice(0, 32)}`);
     await accounts.deleteUser(name);
-    await audit(ctx.redis, koa, { action: 'user.delete', target: name });
+    await audit(ctx, koa, { action: 'user.delete', target: name });
     koa.status = 204;
   });
 
@@ -149,7 +149,7 @@ export function authRoutes(ctx: ApiContext): Router {
     const made = await accounts.mintToken(p, { user: owner, name: input.name, scope: input.scope, expiresInDays: input.expiresInDays });
     if (!made.ok) throw new AppError(403, 'forbidden', made.message);
     const { token, info } = made;
-    await audit(ctx.redis, koa, { action: 'token.create', target: info.id, details: { user: owner, scope: input.scope, name: input.name, parent: info.parent ?? null } });
+    await audit(ctx, koa, { action: 'token.create', target: info.id, details: { user: owner, scope: input.scope, name: input.name, parent: info.parent ?? null } });
     koa.status = 201;
     koa.body = { token, info, note: 'Shown once: store it now' } satisfies TokenCreatedAnswer;
   });
@@ -160,7 +160,7 @@ export function authRoutes(ctx: ApiContext): Router {
     if (!info || (info.user !== p.user && p.scope !== 'admin')) throw notFound('not_found', 'No such token');
     // With every token it minted, and theirs (SPEC §5).
     const revoked = await accounts.revokeToken(info.id);
-    await audit(ctx.redis, koa, { action: 'token.revoke', target: info.id, details: { user: info.user, name: info.name, minted: revoked.slice(1) } });
+    await audit(ctx, koa, { action: 'token.revoke', target: info.id, details: { user: info.user, name: info.name, minted: revoked.slice(1) } });
     koa.status = 204;
   });
 

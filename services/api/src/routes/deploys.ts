@@ -29,7 +29,7 @@ export function deployRoutes(ctx: ApiContext): Router {
       const body = ((koa.request as { body?: unknown }).body ?? {}) as Record<string, unknown>;
       const form = { app: field(body.app), version: field(body.version) };
       const deploy = await submitDeploy(ctx, file, form);
-      await audit(ctx.redis, koa, { action: 'deploy.create', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, bytes: file.size } });
+      await audit(ctx, koa, { action: 'deploy.create', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, bytes: file.size } });
       koa.status = 202;
       koa.set('Location', `/api/deploys/${deploy.id}`);
       koa.body = { deploy } satisfies DeployAnswer;
@@ -38,14 +38,14 @@ export function deployRoutes(ctx: ApiContext): Router {
 
   router.post('/api/deploys/:id/retry', async (koa) => {
     const deploy = await retryDeploy(ctx, koa.params.id ?? '');
-    await audit(ctx.redis, koa, { action: 'deploy.retry', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, of: koa.params.id } });
+    await audit(ctx, koa, { action: 'deploy.retry', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, of: koa.params.id } });
     koa.status = 202;
     koa.body = { deploy } satisfies DeployAnswer;
   });
 
   router.post('/api/deploys/:id/cancel', async (koa) => {
     const deploy = await cancelDeploy(ctx, koa.params.id ?? '');
-    await audit(ctx.redis, koa, { action: 'deploy.cancel', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
+    await audit(ctx, koa, { action: 'deploy.cancel', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id } });
     koa.body = { deploy } satisfies DeployAnswer;
   });
 
