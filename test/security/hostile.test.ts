@@ -121,6 +121,7 @@ describe('hostile multipart', () => {
       ['unterminated', `multipart/form-data; boundary=${b}`, part('Content-Disposition: form-data; name="archive"; filename="a.tgz"')],
       ['no boundary', 'multipart/form-data', 'whatever'],
       ['a field too long', `multipart/form-data; boundary=${b}`, `${part('Content-Disposition: form-data; name="app"', 'x'.repeat(5000))}--${b}--\r\n`],
+      ['app given twice', `multipart/form-data; boundary=${b}`, `${part('Content-Disposition: form-data; name="app"', 'one')}${part('Content-Disposition: form-data; name="app"', 'two')}${part('Content-Disposition: form-data; name="archive"; filename="a.tgz"')}--${b}--\r\n`],
     ];
     for (const [name, head, body] of cases) {
       const res = await raw(head, body);

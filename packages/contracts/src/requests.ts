@@ -37,11 +37,11 @@ export const AuditQuerySchema = z.object({
 
 // ── deploys and apps ──────────────────────────────────────────────────────────────────────────────
 /** `POST /api/deploys` is multipart: the archive, and the app and version when the archive does not say. */
-export const DeployFormSchema = z.object({
-  archive: z.file(),
-  app: z.string().optional(),
-  version: z.string().optional(),
+export const DeployFormFieldsSchema = z.object({
+  app: z.string('must be plain text').optional(),
+  version: z.string('must be plain text').optional(),
 });
+export const DeployFormSchema = DeployFormFieldsSchema.extend({ archive: z.file() });
 
 export const DeployListQuerySchema = z.object({
   app: z.string().regex(APP_NAME_RE, 'app must be a valid app name').optional(),

@@ -1,15 +1,16 @@
+import { rm } from 'node:fs/promises';
 import type Router from '@koa/router';
 import { apiRouter } from './router';
 import type { DeployAnswer, DeploysAnswer } from '@slipway/contracts/responses';
 import { isTerminal } from '@slipway/contracts/deploy';
-import { DeployListQuerySchema } from '@slipway/contracts/requests';
+import { DeployFormFieldsSchema, DeployListQuerySchema } from '@slipway/contracts/requests';
 import { readEvents, streamIdAfter, type StoredEvent } from '@slipway/core/events';
 import { DEPLOY_ID_RE } from '@slipway/core/ids';
 import { dataPaths } from '@slipway/core/config';
 import type { ApiContext } from '../context';
 import { AppError, notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
-import { query } from '../middleware/validate';
+import { body, query } from '../middleware/validate';
 import { cancelDeploy, retryDeploy } from '../actions';
 import { audit } from '../audit';
 import { receiveArchive, uploadSlot } from '../uploads/receive';
@@ -26,8 +27,14 @@ export function deployRoutes(ctx: ApiContext): Router {
     async (koa) => {
       const file = koa.file as unknown as Parameters<typeof submitDeploy>[1] | undefined;
       if (!file) throw new AppError(400, 'archive_required', 'Send the archive as multipart/form-data in the field "archive"');
-      const body = ((koa.request as { body?: unknown }).body ?? {}) as Record<string, unknown>;
-      const form = { app: field(body.app), version: field(body.version) };
+      // The fields multer parsed beside the archive; refused, they take the stored archive with them.
+      let form;
+      try {
+        form = body(koa, DeployFormFieldsSchema);
+      } catch (err) {
+        await rm(file.path, { force: true });
+        throw err;
+      }
       const deploy = await submitDeploy(ctx, file, form);
       await audit(ctx, koa, { action: 'deploy.create', target: `${deploy.app}@${deploy.version}`, details: { deployId: deploy.id, bytes: file.size } });
       koa.status = 202;
@@ -98,12 +105,6 @@ async function findDeploy(ctx: ApiContext, id: string) {
   const deploy = DEPLOY_ID_RE.test(id) ? await ctx.store.getDeploy(id) : null;
   if (!deploy) throw notFound('deploy_not_found', `No deploy with id "${id.slice(0, 40)}"`);
   return deploy;
-}
-
-function field(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new AppError(400, 'bad_request', 'Form fields "app" and "version" must be plain text');
-  return value;
 }
 
 function uploadsDir(ctx: ApiContext): string {

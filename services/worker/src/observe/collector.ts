@@ -21,7 +21,7 @@ const CURSORS = 'slipway:logcursors';
 const BACKLOG_LINES = 50_000;
 const RETRY_MS = 1000;
 /** How often running containers are checked for a missing log reader. */
-const SWEEP_MS = 15_000;
+const SWEEP_MS = 30_000;
 
 type Stream = 'stdout' | 'stderr';
 type Filters = Record<Stream, CursorFilter>;
