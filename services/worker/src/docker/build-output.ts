@@ -3,6 +3,7 @@
  * (mid-object, mid-UTF-8 character). A failed build still answers HTTP 200 and reports the failure in an
  * `error`/`errorDetail` object, so the caller must read every message, not just wait for the end.
  */
+import { LineSplitter } from './streams';
 
 export type BuildMessage =
   | { kind: 'line'; text: string }
@@ -10,28 +11,17 @@ export type BuildMessage =
   | { kind: 'image'; id: string };
 
 export class BuildOutputParser {
-  private pending = '';
+  private readonly objects = new LineSplitter();
   private partialLine = '';
-  private readonly decoder = new TextDecoder('utf-8');
 
   push(chunk: Buffer | Uint8Array): BuildMessage[] {
-    this.pending += this.decoder.decode(chunk, { stream: true });
-    const out: BuildMessage[] = [];
-    let newline: number;
-    while ((newline = this.pending.indexOf('\n')) >= 0) {
-      const raw = this.pending.slice(0, newline).trim();
-      this.pending = this.pending.slice(newline + 1);
-      if (raw) out.push(...this.parse(raw));
-    }
-    return out;
+    return this.objects.push(chunk).flatMap((raw) => (raw.trim() ? this.parse(raw.trim()) : []));
   }
 
   /** Whatever is left when the stream ends: a last object without newline, a last line without "\n". */
   end(): BuildMessage[] {
     const out: BuildMessage[] = [];
-    const raw = (this.pending + this.decoder.decode()).trim();
-    this.pending = '';
-    if (raw) out.push(...this.parse(raw));
+    for (const raw of this.objects.end()) if (raw.trim()) out.push(...this.parse(raw.trim()));
     if (this.partialLine.trim()) out.push({ kind: 'line', text: this.partialLine.trimEnd() });
     this.partialLine = '';
     return out;

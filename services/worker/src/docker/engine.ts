@@ -8,6 +8,7 @@ import { BuildOutputParser, demuxLogs } from './build-output';
 import type { EngineFacts } from './build-pids';
 import { LABEL } from './labels';
 import { NetworkClient } from './networks';
+import { LineSplitter } from './streams';
 
 export interface ContainerSpec {
   name: string;
@@ -400,13 +401,9 @@ export class Engine {
     const stream = (await this.call('watch events', () =>
       this.docker.getEvents({ filters: { type: ['container'], event: ['start'], label: this.scoped([LABEL.managed]) } }),
     )) as unknown as Readable;
-    let pending = '';
+    const lines = new LineSplitter();
     stream.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        const raw = pending.slice(0, newline);
-        pending = pending.slice(newline + 1);
+      for (const raw of lines.push(chunk)) {
         try {
           const event = JSON.parse(raw) as { id?: string };
           if (event.id) onStart(event.id);

@@ -5,9 +5,10 @@
  * code). Only lines written while Slipway follows are collected (`tail -n 0`); paths with spaces are not
  * supported; files that appear after the first match are not picked up until the container restarts.
  */
-import type { LogLine } from '@slipway/contracts/logs';
+import { MAX_LINE_CHARS, type LogLine } from '@slipway/contracts/logs';
 import { normalizeTs } from '@slipway/core/logs';
 import type { WorkerContext } from '../context';
+import { LineSplitter } from '../docker/streams';
 import { splitText } from './lines';
 
 /**
@@ -41,13 +42,9 @@ export class LogFiles {
       const { stdout, stop } = await this.ctx.engine.exec(containerId, [...FOLLOW, ...logFiles]);
       this.following.set(containerId, stop);
       let file = logFiles.length === 1 ? logFiles[0]! : '';
-      let pending = '';
+      const lines = new LineSplitter(MAX_LINE_CHARS * 4);
       stdout.on('data', (chunk: Buffer) => {
-        pending += chunk.toString('utf8');
-        let newline: number;
-        while ((newline = pending.indexOf('\n')) >= 0) {
-          const raw = pending.slice(0, newline);
-          pending = pending.slice(newline + 1);
+        for (const raw of lines.push(chunk)) {
           const header = HEADER.exec(raw);
           if (header) {
             file = header[1]!;

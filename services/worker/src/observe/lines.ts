@@ -5,6 +5,7 @@
  */
 import { MAX_LINE_CHARS } from '@slipway/contracts/logs';
 import { normalizeTs } from '@slipway/core/logs';
+import { LineSplitter } from '../docker/streams';
 
 export interface RawLine {
   ts: string;
@@ -14,29 +15,15 @@ export interface RawLine {
 const TS_RE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z) ?/;
 
 export class TimestampedLines {
-  private pending = '';
-  private readonly decoder = new TextDecoder('utf-8');
+  // No newline for a long time: what there is goes out rather than buffering without bound.
+  private readonly lines = new LineSplitter(MAX_LINE_CHARS * 4);
 
   push(chunk: Buffer | Uint8Array): RawLine[] {
-    this.pending += this.decoder.decode(chunk, { stream: true });
-    const out: RawLine[] = [];
-    let newline: number;
-    while ((newline = this.pending.indexOf('\n')) >= 0) {
-      out.push(...parse(this.pending.slice(0, newline)));
-      this.pending = this.pending.slice(newline + 1);
-    }
-    // No newline for a long time: flush what we have rather than buffering without bound.
-    if (this.pending.length > MAX_LINE_CHARS * 4) {
-      out.push(...parse(this.pending));
-      this.pending = '';
-    }
-    return out;
+    return this.lines.push(chunk).flatMap(parse);
   }
 
   end(): RawLine[] {
-    const rest = this.pending + this.decoder.decode();
-    this.pending = '';
-    return rest ? parse(rest) : [];
+    return this.lines.end().flatMap(parse);
   }
 }
 
