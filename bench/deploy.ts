@@ -1,8 +1,9 @@
 /**
  * bench/deploy: a no-dependency app deployed through Slipway against the raw docker CLI doing the same
  * work in the same run (docker build of the same context + docker run + first HTTP 200 + stopping the
- * previous container), alternating, warm layer cache, each run changing one source file. Then a 1 GiB
- * upload and the API's RSS growth while it streams to disk.
+ * previous container), alternating, warm layer cache, each run a new version with one source file
+ * changed. Slipway is timed from the upload until the new version answers through the gateway. Then a
+ * 1 GiB upload and the API's RSS growth while it streams to disk.
  *
  *   npx tsx bench/deploy.ts [runs=5]
  */
@@ -11,39 +12,45 @@ import { cp, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { call, upload, waitForDeploy } from '../test/helpers/api';
+import { call, upload, viaGateway, waitForDeploy } from '../test/helpers/api';
 import { FIXTURES, tarOf, type Entry } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
 import { startScript, TEMPLATE_PATH } from '../services/worker/src/stages/build';
+import { installManifest } from '../services/worker/src/stages/manifests';
 import { firstOk, median, saveResult, sleep } from './lib';
 
 const run = promisify(execFile);
 const runs = Number(process.argv[2] ?? 5);
 
-/** The hello fixture with a marker file that changes every run (a code-only change). */
-async function appEntries(marker: string): Promise<Entry[]> {
+/**
+ * The hello fixture as version 1.0.<n> (it answers `hello 1.0.<n>`, so the new version is told apart through
+ * the gateway) with a marker file that changes every run: a version bump with a code-only change.
+ */
+async function appEntries(marker: string, n: number): Promise<Entry[]> {
   const dir = path.join(FIXTURES, 'hello');
+  const manifest = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
   return [
-    { name: 'package.json', content: await readFile(path.join(dir, 'package.json')) },
+    { name: 'package.json', content: JSON.stringify({ ...manifest, version: `1.0.${n}` }, null, 2) },
     { name: 'server.js', content: await readFile(path.join(dir, 'server.js')) },
     { name: 'marker.txt', content: marker },
   ];
 }
 
 /** The context Slipway's template build sends, laid out on disk for `docker build`. */
-async function rawContext(marker: string): Promise<string> {
+async function rawContext(marker: string, n: number): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'slipway-bench-'));
-  for (const e of await appEntries(marker)) await writeFile(path.join(dir, e.name), e.content ?? '');
+  for (const e of await appEntries(marker, n)) await writeFile(path.join(dir, e.name), e.content ?? '');
   await mkdir(path.join(dir, '.slipway', 'deps'), { recursive: true });
   await cp(TEMPLATE_PATH, path.join(dir, '.slipway', 'Dockerfile'));
   await writeFile(path.join(dir, '.slipway', 'start.sh'), await startScript(dir), { mode: 0o755 });
   await writeFile(path.join(dir, '.slipway', 'deps', '.keep'), '');
-  await cp(path.join(dir, 'package.json'), path.join(dir, '.slipway', 'deps', 'package.json'));
+  // The install manifest as Slipway sends it (without the version), so both sides reuse the install layer.
+  await writeFile(path.join(dir, '.slipway', 'deps', 'package.json'), installManifest('package.json', await readFile(path.join(dir, 'package.json'))));
   return dir;
 }
 
 async function rawDeploy(i: number, previous: string | null): Promise<{ ms: number; container: string }> {
-  const ctx = await rawContext(`raw ${i} ${Date.now()}`);
+  const ctx = await rawContext(`raw ${i} ${Date.now()}`, i);
   const began = performance.now();
   await run('docker', ['build', '-q', '-f', path.join(ctx, '.slipway/Dockerfile'), '--build-arg', 'BASE_IMAGE=node:20-slim', '-t', `slipway-bench-raw:${i}`, ctx]);
   const { stdout } = await run('docker', ['run', '-d', '--init', '-e', 'PORT=3000', '-p', '127.0.0.1::3000', `slipway-bench-raw:${i}`]);
@@ -56,6 +63,16 @@ async function rawDeploy(i: number, previous: string | null): Promise<{ ms: numb
   return { ms, container };
 }
 
+/** Polls the gateway every 25 ms until it answers 200 with `text`; gives up when the deploy fails. */
+async function answersThroughGateway(gatewayUrl: string, text: string, deployId: string, api: string): Promise<void> {
+  for (let polls = 0; ; polls++) {
+    const res = await viaGateway(gatewayUrl, 'bench.localhost').catch(() => null);
+    if (res?.status === 200 && res.text.trim() === text) return;
+    if (polls % 40 === 39 && (await call(api, 'GET', `/api/deploys/${deployId}`)).body.deploy.status === 'failed') throw new Error(`deploy ${deployId} failed`);
+    await sleep(25);
+  }
+}
+
 async function main() {
   const slipway = await startSlipway({ env: { SLIPWAY_MAX_UPLOAD_MB: '2048', SLIPWAY_LOG_LEVEL: 'warn' } });
   const raw: number[] = [];
@@ -64,7 +81,7 @@ async function main() {
   try {
     // Warm both caches once (base image layers, the dependency layer).
     previous = (await rawDeploy(0, null)).container;
-    const warm = await upload(slipway.url, await tarOf(await appEntries('warm')), 'hello.tgz', { app: 'bench', version: '0' });
+    const warm = await upload(slipway.url, await tarOf(await appEntries('warm', 0)), 'hello.tgz', { app: 'bench', version: '0' });
     await waitForDeploy(slipway.url, warm.body.deploy.id);
 
     for (let i = 1; i <= runs; i++) {
@@ -72,17 +89,14 @@ async function main() {
       previous = r.container;
       raw.push(r.ms);
 
-      const archive = await tarOf(await appEntries(`slipway ${i} ${Date.now()}`));
+      const archive = await tarOf(await appEntries(`slipway ${i} ${Date.now()}`, i));
       const began = performance.now();
       const res = await upload(slipway.url, archive, 'hello.tgz', { app: 'bench', version: String(i) });
-      let deploy = res.body.deploy;
-      while (deploy.status !== 'succeeded' && deploy.status !== 'failed') {
-        await sleep(25);
-        deploy = (await call(slipway.url, 'GET', `/api/deploys/${deploy.id}`)).body.deploy;
-      }
-      if (deploy.status !== 'succeeded') throw new Error(`deploy failed: ${JSON.stringify(deploy.error)}`);
-      await firstOk(deploy.port!);
+      // Timed until the new version answers at the app's address, through the gateway.
+      await answersThroughGateway(slipway.gatewayUrl, `hello 1.0.${i}`, res.body.deploy.id, slipway.url);
       through.push(performance.now() - began);
+      const deploy = await waitForDeploy(slipway.url, res.body.deploy.id);
+      if (deploy.status !== 'succeeded') throw new Error(`deploy failed: ${JSON.stringify(deploy.error)}`);
       console.log(`run ${i}: raw docker ${raw.at(-1)!.toFixed(0)} ms, slipway ${through.at(-1)!.toFixed(0)} ms`);
     }
 
