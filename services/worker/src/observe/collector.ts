@@ -8,7 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { LogLine } from '@slipway/contracts/logs';
-import { logsChannel, type LogWriter } from '@slipway/core/logs';
+import { logsChannel, readLogs, type LogWriter } from '@slipway/core/logs';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
 import { CursorFilter, TimestampedLines, type Cursor } from './lines';
@@ -111,7 +111,7 @@ export class LogCollector {
         return;
       }
       const known = this.ended.get(id);
-      const position = known ? positionOf(known) : parsePosition(await this.ctx.redis.hget(CURSORS, id));
+      const position = known ? positionOf(known) : await this.onDisk(app, version, parsePosition(await this.ctx.redis.hget(CURSORS, id)));
       Object.assign(entry, { app, version, filters: { stdout: new CursorFilter(position.stdout), stderr: new CursorFilter(position.stderr) } });
       // `since` is inclusive at second resolution: the cursor filters drop what was already kept.
       const times = [position.stdout?.ts, position.stderr?.ts].filter((t): t is string => !!t).sort();
@@ -136,6 +136,26 @@ export class LogCollector {
       return;
     }
     await this.files.attach(id, entry.app, entry.version).catch(() => {});
+  }
+
+  /**
+   * A worker killed between writing a batch to the history and saving its cursor left the saved cursor
+   * behind what is on disk: the history, read from the saved cursor on, says where this container's
+   * streams really stopped, so the batch is not written twice. Only for a container seen before (a cursor
+   * saved): a new container of the same version must not start after its predecessor's lines.
+   */
+  private async onDisk(app: string, version: string, saved: Position): Promise<Position> {
+    const out: Position = { ...saved };
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const cursor = saved[stream];
+      if (!cursor) continue;
+      const lines = await readLogs(this.ctx.settings.dataDir, app, { since: cursor.ts, version, stream, tail: BACKLOG_LINES }).catch(() => []);
+      const last = lines.at(-1)?.ts;
+      if (!last || last < cursor.ts) continue;
+      const count = lines.filter((l) => l.ts === last).length;
+      if (last > cursor.ts || count > cursor.count) out[stream] = { ts: last, count };
+    }
+    return out;
   }
 
   private read(id: string, entry: Attached, stream: Readable, name: Stream, ended: () => void): void {
