@@ -203,6 +203,35 @@ describe('building', () => {
     await call(slipway.url, 'DELETE', '/api/apps/cached');
   });
 
+  it('runs the build script with the dev dependencies, then drops them; skips npm when there is neither', async () => {
+    const built = await tarOf([
+      { name: 'package.json', content: JSON.stringify({ name: 'built', version: '1.0.0', scripts: { build: 'node build.js' }, devDependencies: { ms: '2.1.3' } }) },
+      // The build uses the dev dependency; the server says what the build made and whether it is still there.
+      { name: 'build.js', content: "require('node:fs').writeFileSync('built.txt', 'built with ms: ' + require('ms')('1h'));" },
+      { name: 'server.js', content: "const fs = require('node:fs'); let dev = 'pruned'; try { require.resolve('ms'); dev = 'kept'; } catch {} require('node:http').createServer((q, r) => r.end(fs.readFileSync('built.txt', 'utf8') + ', dev dependencies ' + dev)).listen(process.env.PORT);" },
+    ]);
+    const res = await upload(slipway.url, built, 'built.tgz');
+    const done = await waitForDeploy(slipway.url, res.body.deploy.id);
+    expect(done.status).toBe('succeeded');
+    expect(await answer(done.port!)).toBe('built with ms: 3600000, dev dependencies pruned');
+    const steps = async (id: string) => (await readSse(`${slipway.url}/api/deploys/${id}/events`)).filter((e) => e.event === 'log').map((e) => String(e.data.line));
+    const log = await steps(done.id);
+    expect(log.some((l) => /> node build\.js/.test(l))).toBe(true);
+
+    // No build script, no dev dependencies: the source step starts no npm at all.
+    const plain = await upload(slipway.url, await tarOf(await fixtureEntries('hello', { name: 'plain', version: '1.0.0' })), 'plain.tgz');
+    const plainDone = await waitForDeploy(slipway.url, plain.body.deploy.id);
+    expect(plainDone.status).toBe('succeeded');
+    const plainLog = await steps(plainDone.id);
+    const source = plainLog.findIndex((l) => /^Step \d+\/\d+ : RUN .*build_script/.test(l));
+    expect(source).toBeGreaterThan(0);
+    const next = plainLog.findIndex((l, i) => i > source && /^Step \d+\/\d+ :/.test(l));
+    // (npm prune would say "up to date", npm run "> plain@1.0.0 build".)
+    expect(plainLog.slice(source + 1, next).filter((l) => /npm|prune|up to date|> plain@/i.test(l))).toEqual([]);
+    await call(slipway.url, 'DELETE', '/api/apps/built');
+    await call(slipway.url, 'DELETE', '/api/apps/plain');
+  });
+
   it('uses the app\'s own Dockerfile and its exposed port', async () => {
     const res = await upload(slipway.url, await tarOf(await fixtureEntries('own-dockerfile')), 'own.tgz', { app: 'own', version: '1' });
     const done = await waitForDeploy(slipway.url, res.body.deploy.id);
