@@ -72,7 +72,7 @@ export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Pr
     }
     const current = keep.find((c) => c.id === record.containerId);
     if (current) {
-      if (current.state === 'running' && record.status !== 'stopped') await refreshAddress(ctx, app, record);
+      if (current.address && record.status !== 'stopped') await refreshAddress(ctx, app, record, current.address);
       continue;
     }
     // The record points at nothing (or nothing is recorded): adopt what really runs, newest deploy first.
@@ -83,7 +83,7 @@ export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Pr
     if (adopt) {
       const version = adopt.labels[LABEL.version] ?? '';
       const port = adopt.ports.find((p) => p.hostPort)?.hostPort;
-      const address = await ctx.engine.containerAddress(adopt.id);
+      const address = adopt.address;
       await ctx.store.setAppRecord(app, { current: version, port, address: address ?? undefined, containerId: adopt.id, startedAt: record.startedAt ?? new Date().toISOString() });
       const known = await ctx.store.getVersion(app, version);
       if (!known || known.state !== 'ok') {
@@ -141,10 +141,8 @@ async function removeStaleStaging(ctx: WorkerContext, active: Set<string>): Prom
  * A container that ran again (the engine or the host restarted) may have another address on its app
  * network: the record and the gateways follow. Not while a job of the app runs, which may be switching it.
  */
-async function refreshAddress(ctx: WorkerContext, app: string, record: AppRecord): Promise<void> {
-  if (!record.containerId || !record.current || (await ctx.redis.llen(keys.appLine(app)))) return;
-  const address = await ctx.engine.containerAddress(record.containerId).catch(() => null);
-  if (!address || address === record.address) return;
+async function refreshAddress(ctx: WorkerContext, app: string, record: AppRecord, address: string): Promise<void> {
+  if (address === record.address || !record.current || (await ctx.redis.llen(keys.appLine(app)))) return;
   await ctx.store.setAppRecord(app, { address });
   await announceRoute(ctx.redis, { app, version: record.current, port: record.port ?? null, address, previousPort: null }, 0);
 }

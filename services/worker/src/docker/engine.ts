@@ -42,6 +42,8 @@ export interface ContainerInfo {
   state: string;
   labels: Record<string, string>;
   ports: Array<{ hostIp?: string; hostPort?: number; containerPort: number }>;
+  /** `ip:port` on its network of the port it publishes, while it runs (see containerAddress). */
+  address: string | null;
 }
 
 export interface ContainerState {
@@ -287,9 +289,7 @@ export class Engine {
    */
   async containerAddress(id: string): Promise<string | null> {
     const info = await this.call('inspect container', () => this.docker.getContainer(id).inspect());
-    const ip = Object.values(info.NetworkSettings?.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress;
-    const port = Number.parseInt(Object.keys(info.HostConfig?.PortBindings ?? {})[0] ?? '', 10);
-    return info.State.Running && ip && port ? `${ip}:${port}` : null;
+    return addressOf(info.State.Running, info.NetworkSettings?.Networks, Number.parseInt(Object.keys(info.HostConfig?.PortBindings ?? {})[0] ?? '', 10));
   }
 
   async rename(id: string, name: string): Promise<void> {
@@ -354,6 +354,7 @@ export class Engine {
       state: c.State,
       labels: c.Labels ?? {},
       ports: (c.Ports ?? []).map((p) => ({ hostIp: p.IP, hostPort: p.PublicPort, containerPort: p.PrivatePort })),
+      address: addressOf(c.State === 'running', c.NetworkSettings?.Networks, (c.Ports ?? []).find((p) => p.PublicPort)?.PrivatePort),
     }));
   }
 
@@ -361,7 +362,7 @@ export class Engine {
     const list = await this.call('list containers', () => this.docker.listContainers({ all: true, filters: { name: [`^/${name}$`] } }));
     const c = list[0];
     return c
-      ? { id: c.Id, name, image: c.Image, state: c.State, labels: c.Labels ?? {}, ports: [] }
+      ? { id: c.Id, name, image: c.Image, state: c.State, labels: c.Labels ?? {}, ports: [], address: null }
       : null;
   }
 
@@ -640,4 +641,10 @@ async function errorLines(stream: NodeJS.ReadableStream): Promise<string[]> {
     stream.on('error', reject);
   });
   return errors;
+}
+
+/** An app container's `ip:port` on its one network, from a listing or an inspection. */
+function addressOf(running: boolean, networks: Record<string, { IPAddress?: string }> | undefined, port: number | undefined): string | null {
+  const ip = Object.values(networks ?? {}).find((n) => n.IPAddress)?.IPAddress;
+  return running && ip && port ? `${ip}:${port}` : null;
 }
