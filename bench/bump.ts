@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { upload, waitForDeploy } from '../test/helpers/api';
 import { tarOf, type Entry } from '../test/helpers/archives';
 import { removeOwned, startSlipway } from '../test/helpers/slipway';
-import { startScript, TEMPLATE_PATH } from '../services/worker/src/stages/build';
+import { startScript, templateFor } from '../services/worker/src/stages/build';
 import { median, saveResult } from './lib';
 
 const run = promisify(execFile);
@@ -51,7 +51,8 @@ async function rawBuild(entries: Entry[], tag: string): Promise<number> {
   const dir = await mkdtemp(path.join(tmpdir(), 'slipway-bump-'));
   for (const e of entries) await writeFile(path.join(dir, e.name), e.content ?? '');
   await mkdir(path.join(dir, '.slipway', 'deps'), { recursive: true });
-  await cp(TEMPLATE_PATH, path.join(dir, '.slipway', 'Dockerfile'));
+  // The template as Slipway sends it for this app.
+  await writeFile(path.join(dir, '.slipway', 'Dockerfile'), await templateFor(dir));
   await writeFile(path.join(dir, '.slipway', 'start.sh'), await startScript(dir), { mode: 0o755 });
   await writeFile(path.join(dir, '.slipway', 'deps', '.keep'), '');
   for (const f of ['package.json', 'package-lock.json']) await cp(path.join(dir, f), path.join(dir, '.slipway', 'deps', f));

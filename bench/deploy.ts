@@ -8,14 +8,14 @@
  *   npx tsx bench/deploy.ts [runs=5]
  */
 import { execFile, spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { call, upload, viaGateway, waitForDeploy } from '../test/helpers/api';
 import { FIXTURES, tarOf, type Entry } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
-import { startScript, TEMPLATE_PATH } from '../services/worker/src/stages/build';
+import { startScript, templateFor } from '../services/worker/src/stages/build';
 import { installManifest } from '../services/worker/src/stages/manifests';
 import { firstOk, median, saveResult, sleep } from './lib';
 
@@ -41,7 +41,8 @@ async function rawContext(marker: string, n: number): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'slipway-bench-'));
   for (const e of await appEntries(marker, n)) await writeFile(path.join(dir, e.name), e.content ?? '');
   await mkdir(path.join(dir, '.slipway', 'deps'), { recursive: true });
-  await cp(TEMPLATE_PATH, path.join(dir, '.slipway', 'Dockerfile'));
+  // The template as Slipway sends it for this app.
+  await writeFile(path.join(dir, '.slipway', 'Dockerfile'), await templateFor(dir));
   await writeFile(path.join(dir, '.slipway', 'start.sh'), await startScript(dir), { mode: 0o755 });
   await writeFile(path.join(dir, '.slipway', 'deps', '.keep'), '');
   // The install manifest as Slipway sends it (without the version), so both sides reuse the install layer.

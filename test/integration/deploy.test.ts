@@ -217,17 +217,19 @@ describe('building', () => {
     const steps = async (id: string) => (await readSse(`${slipway.url}/api/deploys/${id}/events`)).filter((e) => e.event === 'log').map((e) => String(e.data.line));
     const log = await steps(done.id);
     expect(log.some((l) => /> node build\.js/.test(l))).toBe(true);
+    const sourceStep = (lines: string[]) => lines.findIndex((l) => /^Step \d+\/\d+ : RUN .*build_script/.test(l));
+    expect(sourceStep(log)).toBeGreaterThan(0);
 
-    // No build script, no dev dependencies: the source step starts no npm at all.
+    // No build script, no dev dependencies: no source step, and no npm after the source is copied.
     const plain = await upload(slipway.url, await tarOf(await fixtureEntries('hello', { name: 'plain', version: '1.0.0' })), 'plain.tgz');
     const plainDone = await waitForDeploy(slipway.url, plain.body.deploy.id);
     expect(plainDone.status).toBe('succeeded');
     const plainLog = await steps(plainDone.id);
-    const source = plainLog.findIndex((l) => /^Step \d+\/\d+ : RUN .*build_script/.test(l));
-    expect(source).toBeGreaterThan(0);
-    const next = plainLog.findIndex((l, i) => i > source && /^Step \d+\/\d+ :/.test(l));
+    expect(sourceStep(plainLog)).toBe(-1);
+    const copied = plainLog.findIndex((l) => /^Step \d+\/\d+ : COPY \. \./.test(l));
+    expect(copied).toBeGreaterThan(0);
     // (npm prune would say "up to date", npm run "> plain@1.0.0 build".)
-    expect(plainLog.slice(source + 1, next).filter((l) => /npm|prune|up to date|> plain@/i.test(l))).toEqual([]);
+    expect(plainLog.slice(copied + 1).filter((l) => /npm|prune|up to date|> plain@/i.test(l))).toEqual([]);
     await call(slipway.url, 'DELETE', '/api/apps/built');
     await call(slipway.url, 'DELETE', '/api/apps/plain');
   });

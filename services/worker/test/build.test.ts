@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startScript, withLabels } from '../src/stages/build';
+import { startScript, templateFor, withLabels } from '../src/stages/build';
 import { instructions } from '../src/stages/dockerfile';
 
 describe('withLabels', () => {
@@ -45,5 +45,27 @@ describe('startScript (SPEC §3)', () => {
 
   it('refuses an app with nothing to start, with a message that says what to add', async () => {
     await expect(startScript(await app({ 'README.md': 'hi' }))).rejects.toThrow(/start.*script|Dockerfile/);
+  });
+});
+
+describe('templateFor', () => {
+  const app = async (files: Record<string, string>) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'slipway-template-'));
+    for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
+    return dir;
+  };
+  const steps = async (files: Record<string, string>) => instructions(await templateFor(await app(files))).map((i) => i.keyword);
+
+  it('leaves the source step out for an app with no Makefile, build script or dev dependencies', async () => {
+    const plain = await steps({ 'package.json': JSON.stringify({ name: 'a', dependencies: { ms: '2' }, scripts: { start: 'node .' } }) });
+    expect(plain).toEqual(['ARG', 'FROM', 'WORKDIR', 'COPY', 'RUN', 'CMD', 'COPY', 'ENV']);
+  });
+
+  it('keeps it when there is work for it', async () => {
+    const kept = ['ARG', 'FROM', 'WORKDIR', 'COPY', 'RUN', 'CMD', 'COPY', 'RUN', 'ENV'];
+    expect(await steps({ 'package.json': JSON.stringify({ name: 'a', scripts: { build: 'vite build' } }) })).toEqual(kept);
+    expect(await steps({ 'package.json': JSON.stringify({ name: 'a', devDependencies: { vite: '7' } }) })).toEqual(kept);
+    expect(await steps({ 'package.json': JSON.stringify({ name: 'a' }), Makefile: 'build:\n\ttrue\n' })).toEqual(kept);
+    expect(await steps({ Makefile: 'start:\n\ttrue\n' })).toEqual(kept);
   });
 });

@@ -43,7 +43,7 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
   const dir = input.source.dir;
   const own = (await readInside(dir, 'Dockerfile'))?.toString('utf8') ?? null;
   if (own !== null && Buffer.byteLength(own) > MAX_DOCKERFILE_BYTES) throw new PipelineError('build_failed', 'The Dockerfile is larger than 1 MiB');
-  const source = own ?? (await readFile(TEMPLATE_PATH, 'utf8'));
+  const source = own ?? (await templateFor(dir));
   const buildargs: Record<string, string> = own !== null ? {} : { BASE_IMAGE: input.baseImage };
   await refuseHostFetches(engine, source, buildargs);
   const dockerfile = withLabels(source, input.labels);
@@ -142,6 +142,20 @@ async function ignoreFilter(dir: string, extra: string[]): Promise<(rel: string)
   const rules = (await readInside(dir, '.dockerignore'))?.toString('utf8') ?? '';
   const ig = dockerignore({ ignorecase: false }).add(rules).add(extra);
   return (rel) => ig.ignores(rel);
+}
+
+/**
+ * The Node template for this app: without its source step (between `# slipway:source-step` and
+ * `# slipway:end`) when the app has no Makefile, no build script and no dev dependencies, which is
+ * decided here, from the files, rather than by a build step that would cost its run and commit anyway.
+ */
+export async function templateFor(dir: string): Promise<string> {
+  const template = await readFile(TEMPLATE_PATH, 'utf8');
+  const pkg = await readManifest(dir);
+  const scripts = (pkg?.scripts ?? {}) as Record<string, unknown>;
+  const devDependencies = (pkg?.devDependencies ?? {}) as Record<string, unknown>;
+  const work = (await existsInside(dir, 'Makefile')) || typeof scripts.build === 'string' || Object.keys(devDependencies).length > 0;
+  return work ? template : template.replace(/^# slipway:source-step\n[\s\S]*?^# slipway:end\n/m, '');
 }
 
 /** SPEC §3: `npm start`, else `node <main>`, else the Makefile's `start`, else index.js/server.js. */
