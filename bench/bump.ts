@@ -91,5 +91,8 @@ try {
 } finally {
   await slipway.stop();
   await removeOwned('slipway-bench-bump');
+  // The raw side's images carry no Slipway label.
+  const ids = [...new Set((await run('docker', ['images', '-q', 'slipway-bench-bump'])).stdout.split('\n').filter(Boolean))];
+  if (ids.length) await run('docker', ['rmi', '-f', ...ids]).catch(() => {});
 }
 process.exit(0);
