@@ -13,7 +13,9 @@ import type { ApiContext } from '../context';
  */
 export function metricsRoutes(ctx: ApiContext): Router {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'slipway_api_' });
+  // The event-loop delay histogram samples on a libuv timer at this resolution: prom-client's 10 ms default
+  // woke the process 100 times a second, most of Slipway's idle CPU. A stall worth seeing lasts longer.
+  collectDefaultMetrics({ register: registry, prefix: 'slipway_api_', eventLoopMonitoringPrecision: 100 });
 
   new Gauge({
     name: 'slipway_queue_jobs',
