@@ -207,13 +207,14 @@ describe('building', () => {
     const built = await tarOf([
       { name: 'package.json', content: JSON.stringify({ name: 'built', version: '1.0.0', scripts: { build: 'node build.js' }, devDependencies: { ms: '2.1.3' } }) },
       // The build uses the dev dependency; the server says what the build made and whether it is still there.
-      { name: 'build.js', content: "require('node:fs').writeFileSync('built.txt', 'built with ms: ' + require('ms')('1h'));" },
-      { name: 'server.js', content: "const fs = require('node:fs'); let dev = 'pruned'; try { require.resolve('ms'); dev = 'kept'; } catch {} require('node:http').createServer((q, r) => r.end(fs.readFileSync('built.txt', 'utf8') + ', dev dependencies ' + dev)).listen(process.env.PORT);" },
+      // The build runs without NODE_ENV (a Makefile's `npm install` must still get dev dependencies); the app with production.
+      { name: 'build.js', content: "require('node:fs').writeFileSync('built.txt', 'built with ms: ' + require('ms')('1h') + ' (NODE_ENV ' + (process.env.NODE_ENV || 'unset') + ')');" },
+      { name: 'server.js', content: "const fs = require('node:fs'); let dev = 'pruned'; try { require.resolve('ms'); dev = 'kept'; } catch {} require('node:http').createServer((q, r) => r.end(fs.readFileSync('built.txt', 'utf8') + ', dev dependencies ' + dev + ', running with NODE_ENV ' + process.env.NODE_ENV)).listen(process.env.PORT);" },
     ]);
     const res = await upload(slipway.url, built, 'built.tgz');
     const done = await waitForDeploy(slipway.url, res.body.deploy.id);
     expect(done.status).toBe('succeeded');
-    expect(await answer(done.port!)).toBe('built with ms: 3600000, dev dependencies pruned');
+    expect(await answer(done.port!)).toBe('built with ms: 3600000 (NODE_ENV unset), dev dependencies pruned, running with NODE_ENV production');
     const steps = async (id: string) => (await readSse(`${slipway.url}/api/deploys/${id}/events`)).filter((e) => e.event === 'log').map((e) => String(e.data.line));
     const log = await steps(done.id);
     expect(log.some((l) => /> node build\.js/.test(l))).toBe(true);
@@ -230,6 +231,8 @@ describe('building', () => {
     expect(copied).toBeGreaterThan(0);
     // (npm prune would say "up to date", npm run "> plain@1.0.0 build".)
     expect(plainLog.slice(copied + 1).filter((l) => /npm|prune|up to date|> plain@/i.test(l))).toEqual([]);
+    // After the copy only Slipway's label step: a bump of such an app commits two layers, no more.
+    expect(plainLog.slice(copied + 1).filter((l) => /^Step \d+\/\d+ : /.test(l)).map((l) => l.split(' : ')[1]!.split(' ')[0])).toEqual(['LABEL']);
     await call(slipway.url, 'DELETE', '/api/apps/built');
     await call(slipway.url, 'DELETE', '/api/apps/plain');
   });

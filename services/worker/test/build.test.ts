@@ -58,11 +58,11 @@ describe('templateFor', () => {
 
   it('leaves the source step out for an app with no Makefile, build script or dev dependencies', async () => {
     const plain = await steps({ 'package.json': JSON.stringify({ name: 'a', dependencies: { ms: '2' }, scripts: { start: 'node .' } }) });
-    expect(plain).toEqual(['ARG', 'FROM', 'WORKDIR', 'COPY', 'RUN', 'CMD', 'COPY', 'ENV']);
+    expect(plain).toEqual(['ARG', 'FROM', 'WORKDIR', 'COPY', 'RUN', 'CMD', 'ENV', 'COPY']);
   });
 
   it('keeps it when there is work for it', async () => {
-    const kept = ['ARG', 'FROM', 'WORKDIR', 'COPY', 'RUN', 'CMD', 'COPY', 'RUN', 'ENV'];
+    const kept = ['ARG', 'FROM', 'WORKDIR', 'COPY', 'RUN', 'CMD', 'ENV', 'COPY', 'RUN'];
     expect(await steps({ 'package.json': JSON.stringify({ name: 'a', scripts: { build: 'vite build' } }) })).toEqual(kept);
     expect(await steps({ 'package.json': JSON.stringify({ name: 'a', devDependencies: { vite: '7' } }) })).toEqual(kept);
     expect(await steps({ 'package.json': JSON.stringify({ name: 'a' }), Makefile: 'build:\n\ttrue\n' })).toEqual(kept);
