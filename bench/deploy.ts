@@ -17,6 +17,8 @@ import { FIXTURES, tarOf, type Entry } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
 import { startScript, templateFor } from '../services/worker/src/stages/build';
 import { installManifest } from '../services/worker/src/stages/manifests';
+import { Redis } from 'ioredis';
+import { readEvents } from '@slipway/core/events';
 import { firstOk, median, saveResult, sleep } from './lib';
 
 const run = promisify(execFile);
@@ -64,6 +66,27 @@ async function rawDeploy(i: number, previous: string | null): Promise<{ ms: numb
   return { ms, container };
 }
 
+/**
+ * Where a deploy's time went, from the upload's start to the first 200 through the gateway: each stage's
+ * span from its event's stream id (Redis stamps ids in ms). `upload` ends at the first stage event and
+ * `done` runs from the last one to the first answer (the gateway learning the new route).
+ */
+async function stagesOf(redis: Redis, deployId: string, began: number, answered: number): Promise<Record<string, number>> {
+  const stamps = (await readEvents(redis, deployId))
+    .filter((e) => e.event.type === 'stage')
+    .map((e) => ({ stage: (e.event as { stage: string }).stage, at: Number(e.id.split('-')[0]) }));
+  const spans: Record<string, number> = {};
+  let from = began;
+  let name = 'upload';
+  for (const { stage, at } of stamps) {
+    spans[name] = (spans[name] ?? 0) + at - from;
+    from = at;
+    name = stage;
+  }
+  spans[name] = (spans[name] ?? 0) + answered - from;
+  return spans;
+}
+
 /** Polls the gateway every 25 ms until it answers 200 with `text`; gives up when the deploy fails. */
 async function answersThroughGateway(gatewayUrl: string, text: string, deployId: string, api: string): Promise<void> {
   for (let polls = 0; ; polls++) {
@@ -78,6 +101,8 @@ async function main() {
   const slipway = await startSlipway({ env: { SLIPWAY_MAX_UPLOAD_MB: '2048', SLIPWAY_LOG_LEVEL: 'warn' } });
   const raw: number[] = [];
   const through: number[] = [];
+  const spans: Array<Record<string, number>> = [];
+  const redis = new Redis(slipway.redisUrl);
   let previous: string | null = null;
   try {
     // Warm both caches once (base image layers, the dependency layer).
@@ -92,22 +117,26 @@ async function main() {
 
       const archive = await tarOf(await appEntries(`slipway ${i} ${Date.now()}`, i));
       const began = performance.now();
+      const beganAt = Date.now();
       const res = await upload(slipway.url, archive, 'hello.tgz', { app: 'bench', version: String(i) });
       // Timed until the new version answers at the app's address, through the gateway.
       await answersThroughGateway(slipway.gatewayUrl, `hello 1.0.${i}`, res.body.deploy.id, slipway.url);
       through.push(performance.now() - began);
+      spans.push(await stagesOf(redis, res.body.deploy.id, beganAt, Date.now()));
       const deploy = await waitForDeploy(slipway.url, res.body.deploy.id);
       if (deploy.status !== 'succeeded') throw new Error(`deploy failed: ${JSON.stringify(deploy.error)}`);
-      console.log(`run ${i}: raw docker ${raw.at(-1)!.toFixed(0)} ms, slipway ${through.at(-1)!.toFixed(0)} ms`);
+      const stages = Object.entries(spans.at(-1)!).map(([k, v]) => `${k} ${v}`).join(', ');
+      console.log(`run ${i}: raw docker ${raw.at(-1)!.toFixed(0)} ms, slipway ${through.at(-1)!.toFixed(0)} ms (${stages})`);
     }
 
-    const rss = await bigUpload(slipway.url, slipway.api.pid!);
+    const rss = await bigUpload(slipway.url, slipway.api.pid!, slipway.token);
     const result = {
       date: new Date().toISOString(),
       runs,
       rawMedianMs: Math.round(median(raw)),
       slipwayMedianMs: Math.round(median(through)),
       ratio: Number((median(through) / median(raw)).toFixed(3)),
+      stageMedianMs: Object.fromEntries(Object.keys(spans[0] ?? {}).map((k) => [k, median(spans.map((s) => s[k] ?? 0))])),
       upload1GiB: rss,
     };
     console.log(JSON.stringify(result, null, 2));
@@ -117,12 +146,13 @@ async function main() {
     const { stdout } = await run('docker', ['images', '-q', 'slipway-bench-raw']);
     const ids = [...new Set(stdout.split('\n').filter(Boolean))];
     if (ids.length) await run('docker', ['rmi', '-f', ...ids]).catch(() => {});
+    redis.disconnect();
     await slipway.stop();
   }
 }
 
 /** Streams 1 GiB through curl to the API and samples the API's RSS every 50 ms. */
-async function bigUpload(base: string, apiPid: number) {
+async function bigUpload(base: string, apiPid: number, token: string) {
   const file = path.join(tmpdir(), 'slipway-bench-1g.tgz');
   const handle = await open(file, 'w');
   await handle.truncate(1024 ** 3);
@@ -134,7 +164,7 @@ async function bigUpload(base: string, apiPid: number) {
   const sampler = setInterval(() => void rssKb().then((kb) => (peak = Math.max(peak, kb))), 50);
   const began = performance.now();
   const status = await new Promise<string>((resolve, reject) => {
-    const curl = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-F', 'app=big', '-F', 'version=1', '-F', `archive=@${file}`, `${base}/api/deploys`]);
+    const curl = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${token}`, '-F', 'app=big', '-F', 'version=1', '-F', `archive=@${file}`, `${base}/api/deploys`]);
     let out = '';
     curl.stdout.on('data', (c: Buffer) => (out += c));
     curl.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`curl exited ${code}`))));
