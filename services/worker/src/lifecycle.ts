@@ -15,8 +15,7 @@ import { announceRoute } from '@slipway/core/routes';
 import type { WorkerContext } from './context';
 import { LABEL } from './docker/labels';
 import { PipelineError } from './errors';
-import { probe, probeHost, waitHealthy } from './stages/health';
-import { removeService, scaleService } from './swarm';
+import { runnerFor } from './runners';
 import type { Watcher } from './watch';
 
 type LifecycleJob = Extract<DeployJob, { kind: 'lifecycle' }>;
@@ -55,8 +54,7 @@ async function stopApp(ctx: WorkerContext, watcher: Watcher, app: string): Promi
   await watcher.end(app);
   // The gateways let running requests finish before the container is told to stop.
   await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: record.port ?? null }, ctx.settings.stopGraceS * 1000);
-  if (ctx.settings.orchestrator === 'swarm') await scaleService(ctx, app, 0);
-  else await ctx.engine.stop(record.containerId, ctx.settings.stopGraceS);
+  await runnerFor(ctx).stop(app, record);
   await ctx.store.setAppRecord(app, { ...record, status: 'stopped' });
   await notify(ctx.redis, { type: 'app', app, change: 'stopped', version: record.current });
 }
@@ -64,26 +62,7 @@ async function stopApp(ctx: WorkerContext, watcher: Watcher, app: string): Promi
 async function startApp(ctx: WorkerContext, app: string): Promise<void> {
   const record = await ctx.store.getAppRecord(app);
   if (!record.containerId || !record.current || !record.port) throw new LifecycleError(409, 'not_running', `${app} has no version to start; deploy one first`);
-  if (ctx.settings.orchestrator === 'swarm') {
-    await scaleService(ctx, app, 1);
-    await waitAnswering(ctx, app, record.port);
-    await ctx.store.setAppRecord(app, { ...record, status: 'running' });
-    await announceRoute(ctx.redis, { app, version: record.current, port: record.port, previousPort: null }, 0);
-    await notify(ctx.redis, { type: 'app', app, change: 'started', version: record.current });
-    return;
-  }
-  const state = await ctx.engine.state(record.containerId);
-  if (!state) throw new LifecycleError(409, 'not_running', `The container of ${app} ${record.current} is gone; roll back or deploy to run it again`);
-  if (!state.running) await ctx.engine.start(record.containerId);
-  const settings = await ctx.store.getSettings(app);
-  await waitHealthy(ctx.engine, {
-    candidate: { containerId: record.containerId, name: '', finalName: '', hostPort: record.port, containerPort: 0, address: null },
-    host: probeHost(ctx.settings.bind),
-    path: settings.healthPath,
-    timeoutMs: ctx.settings.healthTimeoutMs,
-  });
-  // A container that ran again may have another address on its network.
-  const address = await ctx.engine.containerAddress(record.containerId);
+  const { address } = await runnerFor(ctx).resume(app, record);
   await ctx.store.setAppRecord(app, { ...record, address: address ?? undefined, status: 'running' });
   await announceRoute(ctx.redis, { app, version: record.current, port: record.port, address, previousPort: null }, 0);
   await notify(ctx.redis, { type: 'app', app, change: 'started', version: record.current });
@@ -98,10 +77,7 @@ async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string): Pro
     const deploy = id.startsWith('d') ? await ctx.store.getDeploy(id) : null;
     if (deploy?.status === 'queued') await (await ctx.queue.getJob(id))?.remove().catch(() => {});
   }
-  if (ctx.settings.orchestrator === 'swarm') await removeService(ctx, app);
-  for (const container of await ctx.engine.listContainers({ [LABEL.app]: app })) {
-    await ctx.engine.stopAndRemove(container.id, ctx.settings.stopGraceS);
-  }
+  await runnerFor(ctx).remove(app);
   for (const image of await ctx.engine.listImages(app)) await ctx.engine.removeImageById(image.id);
   // Its network goes once no container of it is left (SPEC §3 "Networks").
   await ctx.engine.removeNetworks({ [LABEL.app]: app });
@@ -112,16 +88,4 @@ async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string): Pro
   await rm(appLogDir(ctx.settings.dataDir, app), { recursive: true, force: true });
   await ctx.store.deleteApp(app);
   await notify(ctx.redis, { type: 'app', app, change: 'deleted' });
-}
-
-/** A scaled-up service answers its health path on its published port. */
-async function waitAnswering(ctx: WorkerContext, app: string, port: number): Promise<void> {
-  const { healthPath } = await ctx.store.getSettings(app);
-  const deadline = Date.now() + ctx.settings.healthTimeoutMs;
-  while (Date.now() < deadline) {
-    const status = await probe(probeHost(ctx.settings.bind), port, healthPath, 2000);
-    if (typeof status === 'number' && status < 500) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new LifecycleError(409, 'unhealthy', `${app} did not answer GET ${healthPath} after starting`);
 }

@@ -3,12 +3,10 @@
  * deploy whatever happens. User faults fail at once (UnrecoverableError); engine hiccups get one retry.
  * After a successful switch: retention, the post-switch watch, notifications and webhooks.
  */
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Deploy } from '@slipway/contracts/deploy';
 import { DeployJobSchema, type DeployJob } from '@slipway/contracts/job';
-import { dataPaths } from '@slipway/core/config';
+import { imageName } from '@slipway/contracts/names';
 import { countOutcome } from '@slipway/core/counters';
 import { appendEvents } from '@slipway/core/events';
 import { notify } from '@slipway/core/notify';
@@ -16,17 +14,17 @@ import { RecordLostError } from '@slipway/core/store';
 import type { WorkerContext } from './context';
 import { deploy, rerun } from './deploy';
 import { EngineError } from './docker/engine';
-import { LABEL } from './docker/labels';
 import { PipelineError } from './errors';
 import { confinedArchive } from './job-paths';
 import { runLifecycle } from './lifecycle';
 import { leaveLine, takeTurn } from './ordering';
 import { Reporter } from './reporter';
-import { dropFailedArchives, prune } from './retention';
+import { prune } from './retention';
+import { runnerFor } from './runners';
+import { discardVersion, dropFailedArchives } from './stages/cleanup';
 import type { Live } from './stages/switch';
 import type { Watcher } from './watch';
 import type { Webhooks } from './webhooks';
-import { imageName } from '@slipway/contracts/names';
 
 /** How long a job waiting for its app's turn sleeps per deploy ahead of it before asking again (it is woken when its turn comes). */
 const TURN_RETRY_MS = 500;
@@ -93,7 +91,7 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
 
   try {
     if (record.status === 'running') {
-      await clearInterrupted(ctx, data);
+      await runnerFor(ctx).clearInterrupted(data);
       await appendEvents(ctx.redis, data.deployId, [
         { type: 'log', stage: record.stage, line: 'The previous attempt was interrupted (its worker stopped); starting again' },
       ]);
@@ -108,7 +106,7 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
     // An engine that went away (restarting) gets time to come back, so that the cleanup and the retry can
     // find it. Nothing here may throw: an error escaping this block would end the job without a record of why.
     if (failure.code === 'engine_error') await waitForEngine(ctx, ENGINE_RETURN_MS);
-    await clearInterrupted(ctx, data).catch((e: Error) => ctx.log.warn({ deployId: data.deployId, err: e.message }, 'could not remove the candidate yet; reconcile will'));
+    await runnerFor(ctx).clearInterrupted(data).catch((e: Error) => ctx.log.warn({ deployId: data.deployId, err: e.message }, 'could not remove the candidate yet; reconcile will'));
     if (!final) {
       ctx.log.warn({ deployId: data.deployId, err: failure.message }, 'deploy attempt failed; retrying');
       await appendEvents(ctx.redis, data.deployId, [{ type: 'log', stage: report.stage, line: `Attempt failed, retrying: ${failure.message}` }]);
@@ -182,31 +180,6 @@ async function finish(ctx: WorkerContext, services: Services, job: PipelineJob, 
   await notify(ctx.redis, { type: 'deploy', deploy });
   await countOutcome(ctx.redis, deploy).catch((err: Error) => ctx.log.warn({ deployId: job.deployId, err: err.message }, 'could not count the outcome for the dashboard'));
   await services.webhooks.deployFinished(deploy).catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not queue webhooks'));
-}
-
-/**
- * Containers this deploy created that are not the app's current one: a candidate left by a crash
- * or by the failed attempt. Proven ours by the deploy label.
- */
-async function clearInterrupted(ctx: WorkerContext, job: PipelineJob): Promise<void> {
-  // Swarm owns its tasks' containers: it replaces or rolls them back itself.
-  if (ctx.settings.orchestrator === 'swarm') return;
-  const current = await ctx.store.getAppRecord(job.app);
-  const mine = await ctx.engine.listContainers({ [LABEL.deploy]: job.deployId });
-  for (const container of mine) {
-    if (container.id === current.containerId) continue;
-    await ctx.engine.remove(container.id);
-  }
-}
-
-/** A version that never ran leaves no image and no unpacked tree. */
-async function discardVersion(ctx: WorkerContext, job: PipelineJob): Promise<void> {
-  const current = await ctx.store.getAppRecord(job.app);
-  if (current.current === job.version) return;
-  await ctx.engine
-    .removeOwnImage(imageName(ctx.settings.imagePrefix, job.app, job.version))
-    .catch((err: Error) => ctx.log.warn({ app: job.app, version: job.version, err: err.message }, 'could not remove the image of a failed version'));
-  await rm(path.join(dataPaths(ctx.settings.dataDir).cluster, job.app, job.version), { recursive: true, force: true });
 }
 
 export function asPipelineError(err: unknown): PipelineError {

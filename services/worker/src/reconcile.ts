@@ -10,23 +10,13 @@ import { isTerminal, type Deploy } from '@slipway/contracts/deploy';
 import type { DeployJob } from '@slipway/contracts/job';
 import { dataPaths } from '@slipway/core/config';
 import { appendEvents } from '@slipway/core/events';
-import { keys } from '@slipway/core/redis';
-import type { AppRecord } from '@slipway/core/store';
 import type { WorkerContext } from './context';
-import { LABEL } from './docker/labels';
-import type { ContainerInfo } from './docker/engine';
-import { announceRoute } from '@slipway/core/routes';
 import { leaveLine } from './ordering';
-import { reconcileSwarm } from './swarm';
+import { runnerFor } from './runners';
+import type { ReconcileReport } from './runners/runner';
 
 /** A deploy younger than this may be between "recorded" and "queued" by the API: leave it alone. */
 const GRACE_MS = 60_000;
-
-export interface ReconcileReport {
-  failedDeploys: string[];
-  removedContainers: string[];
-  adoptedApps: string[];
-}
 
 export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Promise<ReconcileReport> {
   const report: ReconcileReport = { failedDeploys: [], removedContainers: [], adoptedApps: [] };
@@ -43,67 +33,8 @@ export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Pr
     report.failedDeploys.push(deploy.id);
   }
 
-  if (ctx.settings.orchestrator === 'swarm') {
-    // Swarm owns the containers; the services are what runs.
-    report.adoptedApps.push(...(await reconcileSwarm(ctx)));
-    await removeStaleStaging(ctx, active);
-    return report;
-  }
-  const containers = await ctx.engine.listContainers({ [LABEL.managed]: true });
-  const byApp = new Map<string, ContainerInfo[]>();
-  for (const c of containers) {
-    const app = c.labels[LABEL.app];
-    if (app) byApp.set(app, [...(byApp.get(app) ?? []), c]);
-  }
-  const apps = new Set([...(await ctx.store.listAppNames()), ...byApp.keys()]);
-  for (const app of apps) {
-    const record = await ctx.store.getAppRecord(app);
-    const mine = byApp.get(app) ?? [];
-    // Candidates of deploys that are no longer in progress, and not the current container, are orphans.
-    const keep: ContainerInfo[] = [];
-    for (const c of mine) {
-      const deployId = c.labels[LABEL.deploy] ?? '';
-      if (c.id === record.containerId || active.has(deployId)) keep.push(c);
-      else if (c.state === 'running' && !record.containerId) keep.push(c);
-      else {
-        await ctx.engine.remove(c.id);
-        report.removedContainers.push(c.name);
-      }
-    }
-    const current = keep.find((c) => c.id === record.containerId);
-    if (current) {
-      if (current.address && record.status !== 'stopped') await refreshAddress(ctx, app, record, current.address);
-      continue;
-    }
-    // The record points at nothing (or nothing is recorded): adopt what really runs, newest deploy first.
-    const running = keep
-      .filter((c) => c.state === 'running' && !active.has(c.labels[LABEL.deploy] ?? ''))
-      .sort((a, b) => (b.labels[LABEL.deploy] ?? '').localeCompare(a.labels[LABEL.deploy] ?? ''));
-    const adopt = running[0];
-    if (adopt) {
-      const version = adopt.labels[LABEL.version] ?? '';
-      const port = adopt.ports.find((p) => p.hostPort)?.hostPort;
-      const address = adopt.address;
-      await ctx.store.setAppRecord(app, { current: version, port, address: address ?? undefined, containerId: adopt.id, startedAt: record.startedAt ?? new Date().toISOString() });
-      const known = await ctx.store.getVersion(app, version);
-      if (!known || known.state !== 'ok') {
-        await ctx.store.putVersion(app, {
-          version,
-          image: adopt.image,
-          deployId: adopt.labels[LABEL.deploy] ?? '',
-          state: 'ok',
-          createdAt: known?.createdAt ?? new Date().toISOString(),
-        });
-      }
-      report.adoptedApps.push(app);
-      // The gateways learn it now rather than at their next full reload.
-      await announceRoute(ctx.redis, { app, version, port: port ?? null, address, previousPort: null }, 0);
-    } else if (record.current) {
-      await ctx.store.setAppRecord(app, { current: undefined, port: undefined, address: undefined, containerId: undefined });
-      await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: null }, 0);
-    }
-  }
-
+  // What runs (containers, or a swarm's services) is the truth the records are made to agree with.
+  await runnerFor(ctx).reconcile(active, report);
   await removeStaleStaging(ctx, active);
   if (report.failedDeploys.length || report.removedContainers.length || report.adoptedApps.length) {
     ctx.log.info(report, 'reconciled with Docker');
@@ -135,14 +66,4 @@ async function removeStaleStaging(ctx: WorkerContext, active: Set<string>): Prom
       if (match?.[1] && !active.has(match[1])) await rm(path.join(cluster, app, entry), { recursive: true, force: true });
     }
   }
-}
-
-/**
- * A container that ran again (the engine or the host restarted) may have another address on its app
- * network: the record and the gateways follow. Not while a job of the app runs, which may be switching it.
- */
-async function refreshAddress(ctx: WorkerContext, app: string, record: AppRecord, address: string): Promise<void> {
-  if (address === record.address || !record.current || (await ctx.redis.llen(keys.appLine(app)))) return;
-  await ctx.store.setAppRecord(app, { address });
-  await announceRoute(ctx.redis, { app, version: record.current, port: record.port ?? null, address, previousPort: null }, 0);
 }

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '@slipway/contracts/settings';
 import { loadSettings } from '@slipway/core/config';
-import { serviceSpec } from '../src/swarm';
+import { serviceSpec } from '../src/runners/swarm';
 
 describe('swarm service spec (issue 12: the hardening of docker mode)', () => {
   it('drops capabilities, forbids new privileges, limits memory, CPU and pids, and runs an init', () => {
     const settings = loadSettings({ SLIPWAY_SWARM_PUBLISH_MODE: 'host' });
     const app = DEFAULT_SETTINGS;
-    const spec = serviceSpec({ settings }, { app: 'shop', version: '1.0.0', deployId: 'd1' }, app, 3000, 40000) as any;
+    const spec = serviceSpec({ settings }, { app: 'shop', version: '1.0.0', deployId: 'd1' }, 'shop:1.0.0', app, 3000, 40000) as any;
     const container = spec.TaskTemplate.ContainerSpec;
     expect(container).toMatchObject({ Init: true, CapabilityDrop: ['ALL'], CapabilityAdd: ['CAP_NET_BIND_SERVICE'] });
     // Engines from API 1.44 apply it; older ones drop the field (docs/swarm.md says what to do there).

@@ -215,12 +215,12 @@ export class Engine {
     return ports[0] ?? null;
   }
 
-  async imageExists(image: string): Promise<boolean> {
+  /** The image's id, or null when the engine has no image by that name. */
+  async imageId(image: string): Promise<string | null> {
     try {
-      await this.docker.getImage(image).inspect();
-      return true;
+      return (await this.docker.getImage(image).inspect()).Id;
     } catch (err) {
-      if (statusOf(err) === 404) return false;
+      if (statusOf(err) === 404) return null;
       throw engineError('inspect image', err);
     }
   }

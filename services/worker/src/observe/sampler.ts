@@ -9,6 +9,7 @@ import si from 'systeminformation';
 import { APP_FIELDS, HOST_FIELDS, recordSample, type Sample } from '@slipway/core/metrics';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
+import { runnerFor } from '../runners';
 
 export class Sampler {
   private timer: NodeJS.Timeout | null = null;
@@ -60,13 +61,13 @@ export class Sampler {
   /** The current container of every app (candidates and stopped ones are not sampled). */
   private async sampleApps(at: number): Promise<void> {
     const running = (await this.ctx.engine.listContainers({ [LABEL.managed]: true })).filter((c) => c.state === 'running');
+    const runner = runnerFor(this.ctx);
     await Promise.all(
       running.map(async (c) => {
         const app = c.labels[LABEL.app];
         if (!app) return;
         const record = await this.ctx.store.getAppRecord(app);
-        // The current version's container (in swarm mode, its task's, whichever node this worker is on).
-        if (record.containerId !== c.id && !(this.ctx.settings.orchestrator === 'swarm' && c.labels[LABEL.version] === record.current)) return;
+        if (!runner.isCurrent(c, record)) return;
         const stats = await this.ctx.engine.stats(c.id);
         if (!stats) return;
         const s = stats as unknown as DockerStats;

@@ -32,7 +32,6 @@ export interface BuildInput {
 export interface BuiltImage {
   image: string;
   imageId: string;
-  template: boolean;
 }
 
 const MAX_DOCKERFILE_BYTES = 1024 * 1024;
@@ -57,7 +56,7 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
       onLine,
     );
     await requireLabels(engine, imageId, input.labels);
-    return { image: input.image, imageId, template: own === null };
+    return { image: input.image, imageId };
   } catch (err) {
     if (err instanceof BuildError && !err.timedOut) {
       // A step killed or a stream cut short is what an engine going down looks like: watch it for a few

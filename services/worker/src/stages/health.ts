@@ -53,6 +53,21 @@ export async function waitHealthy(engine: Engine, input: HealthInput, onProgress
   );
 }
 
+/**
+ * Probes until the path answers below 500 or the time is up, for a version whose container Slipway does
+ * not watch itself (a swarm task, whose health the engine already checked).
+ */
+export async function waitAnswering(host: string, port: number, path: string, timeoutMs: number): Promise<{ ok: true; status: number } | { ok: false; last: number | string }> {
+  const deadline = Date.now() + timeoutMs;
+  let last: number | string = 'no answer';
+  while (Date.now() < deadline) {
+    last = await probe(host, port, path, 2000);
+    if (typeof last === 'number' && last < 500) return { ok: true, status: last };
+    await sleep(200);
+  }
+  return { ok: false, last };
+}
+
 /** The status code, or why there was none. Plain http.request: nothing pooled, nothing left open. */
 export function probe(host: string, port: number, path: string, timeoutMs: number): Promise<number | string> {
   return new Promise((resolve) => {

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { announceRoute } from '@slipway/core/routes';
-import type { Store } from '@slipway/core/store';
+import type { AppRecord, Store } from '@slipway/core/store';
 import type { Engine } from '../docker/engine';
 import { LABEL } from '../docker/labels';
 import type { Healthy } from './health';
@@ -33,37 +33,66 @@ export async function switchTo(
   input: SwitchInput,
   onLine: (line: string) => void,
 ): Promise<Live> {
-  const { engine, store, redis } = deps;
-  const [before, containers] = await Promise.all([store.getAppRecord(input.app), engine.listContainers({ [LABEL.app]: input.app })]);
-  const startedAt = new Date().toISOString();
-  const replaced = before.current && before.current !== input.version ? before.current : null;
-  await store.setAppRecord(input.app, {
-    current: input.version,
-    previous: replaced ?? before.previous,
-    port: input.healthy.hostPort,
-    address: input.healthy.address ?? undefined,
-    containerId: input.healthy.containerId,
-    startedAt,
-    status: 'running',
-  });
-  const version = await store.getVersion(input.app, input.version);
-  if (version) await store.putVersion(input.app, { ...version, state: 'ok', deployedAt: startedAt });
-
-  const drain = await announceRoute(
-    redis,
-    { app: input.app, version: input.version, port: input.healthy.hostPort, address: input.healthy.address, previousPort: before.status === 'stopped' ? null : (before.port ?? null) },
-    input.stopGraceS * 1000,
-  );
+  const { engine } = deps;
+  const [before, containers] = await Promise.all([deps.store.getAppRecord(input.app), engine.listContainers({ [LABEL.app]: input.app })]);
+  const { hostPort: port, address, containerId } = input.healthy;
+  const { live, drain } = await recordSwitch(deps, before, { app: input.app, version: input.version, port, address, containerId }, input.stopGraceS);
   if (drain.gateways) onLine(`Gateway switched to ${input.version} (${drain.drained}/${drain.gateways} drained the old upstream)`);
 
   // Everything else of this app goes: the previous version, and leftovers of interrupted deploys.
-  const others = containers.filter((c) => c.id !== input.healthy.containerId);
+  const others = containers.filter((c) => c.id !== containerId);
   await Promise.all(
     others.map((container) => {
       onLine(`Stopping ${container.name} (grace ${input.stopGraceS} s)`);
       return engine.stopAndRemove(container.id, input.stopGraceS);
     }),
   );
-  if (input.healthy.name !== input.healthy.finalName) await engine.rename(input.healthy.containerId, input.healthy.finalName);
-  return { app: input.app, version: input.version, containerId: input.healthy.containerId, port: input.healthy.hostPort, startedAt, replaced };
+  if (input.healthy.name !== input.healthy.finalName) await engine.rename(containerId, input.healthy.finalName);
+  return live;
+}
+
+/**
+ * The switch's record half, the same for every runner: the app's record names the new version, the
+ * version is marked as run, and the gateways move to it and drain the previous upstream.
+ */
+export async function recordSwitch(
+  deps: { store: Store; redis: Redis },
+  before: AppRecord,
+  next: { app: string; version: string; port: number; address: string | null; containerId: string },
+  stopGraceS: number,
+): Promise<{ live: Live; drain: Awaited<ReturnType<typeof announceRoute>> }> {
+  const { store, redis } = deps;
+  const startedAt = new Date().toISOString();
+  const replaced = before.current && before.current !== next.version ? before.current : null;
+  await store.setAppRecord(next.app, {
+    current: next.version,
+    previous: replaced ?? before.previous,
+    port: next.port,
+    address: next.address ?? undefined,
+    containerId: next.containerId,
+    startedAt,
+    status: 'running',
+  });
+  const version = await store.getVersion(next.app, next.version);
+  if (version) await store.putVersion(next.app, { ...version, state: 'ok', deployedAt: startedAt });
+  // A stopped app's upstream serves nothing, and an unchanged port (a swarm's ingress) is not to drain.
+  const previousPort = before.status === 'stopped' || before.port === next.port ? null : (before.port ?? null);
+  const drain = await announceRoute(redis, { app: next.app, version: next.version, port: next.port, address: next.address, previousPort }, stopGraceS * 1000);
+  return { live: { app: next.app, version: next.version, containerId: next.containerId, port: next.port, startedAt, replaced }, drain };
+}
+
+/** What reconcile found running becomes the app's current version, and the gateways learn it now. */
+export async function recordAdopted(
+  ctx: { store: Store; redis: Redis },
+  app: string,
+  record: AppRecord,
+  found: { version: string; image: string; deployId: string; port: number | null; address: string | null; containerId?: string; status?: 'running' | 'stopped' },
+): Promise<void> {
+  const { version, image, deployId, port, address, containerId, status } = found;
+  await ctx.store.setAppRecord(app, { current: version, port: port ?? undefined, address: address ?? undefined, ...(containerId ? { containerId } : {}), ...(status ? { status } : {}), startedAt: record.startedAt ?? new Date().toISOString() });
+  const known = await ctx.store.getVersion(app, version);
+  if (!known || known.state !== 'ok') {
+    await ctx.store.putVersion(app, { version, image, deployId, state: 'ok', createdAt: known?.createdAt ?? new Date().toISOString() });
+  }
+  await announceRoute(ctx.redis, { app, version, port, address, previousPort: null }, 0);
 }
