@@ -78,12 +78,7 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
   // Counted here: BullMQ's own counters also count the turns a job waited behind its app's line.
   const attempt = (record.attempts ?? 0) + 1;
   const report = new Reporter(ctx.redis, ctx.store, data.deployId);
-  const running = await ctx.store.updateDeploy(data.deployId, {
-    status: 'running',
-    startedAt: record.startedAt ?? new Date().toISOString(),
-    attempts: attempt,
-    error: undefined,
-  });
+  const running = await report.running(attempt, record.startedAt ?? new Date().toISOString());
   await notify(ctx.redis, { type: 'deploy', deploy: running });
   // A newer deploy of the app supersedes the watch of the previous one.
   await services.watcher.end(data.app);
@@ -110,7 +105,7 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
     if (!final) {
       ctx.log.warn({ deployId: data.deployId, err: failure.message }, 'deploy attempt failed; retrying');
       await appendEvents(ctx.redis, data.deployId, [{ type: 'log', stage: report.stage, line: `Attempt failed, retrying: ${failure.message}` }]);
-      await ctx.store.updateDeploy(data.deployId, { status: 'queued', stage: 'queued' });
+      await report.requeued();
       throw failure;
     }
     await fail(ctx, services, data, failure, report);
@@ -121,13 +116,7 @@ async function runPipeline(ctx: WorkerContext, services: Services, job: Job<Depl
 async function succeed(ctx: WorkerContext, services: Services, job: PipelineJob, live: Live, report: Reporter): Promise<void> {
   // Retention is part of the deploy: when it reports done, the versions it shows are final.
   await prune(ctx, job.app).catch((err: Error) => ctx.log.warn({ app: job.app, err: err.message }, 'pruning failed'));
-  await report.enter('done');
-  const deploy = await ctx.store.updateDeploy(job.deployId, {
-    status: 'succeeded',
-    progress: 100,
-    port: live.port,
-    finishedAt: new Date().toISOString(),
-  });
+  const deploy = await report.succeeded(live.port);
   await finish(ctx, services, job, deploy);
   const change = job.kind === 'deploy' ? 'switched' : job.kind === 'rollback' ? 'rolled_back' : 'restarted';
   await notify(ctx.redis, { type: 'app', app: job.app, change, version: job.version });
@@ -138,15 +127,10 @@ async function succeed(ctx: WorkerContext, services: Services, job: PipelineJob,
 }
 
 async function fail(ctx: WorkerContext, services: Services, job: PipelineJob, failure: PipelineError, report: Reporter): Promise<void> {
-  // Records lost mid-deploy (Redis emptied): the deploy is written again, as failed, so it is not silently gone.
-  if (!(await ctx.store.getDeploy(job.deployId))) {
-    await ctx.store.createDeploy({ id: job.deployId, app: job.app, version: job.version, kind: job.kind, status: 'failed', stage: 'queued', progress: 0, image: imageName(ctx.settings.imagePrefix, job.app, job.version), createdAt: new Date().toISOString() });
-  }
-  const deploy = await ctx.store.updateDeploy(job.deployId, {
-    status: 'failed',
-    finishedAt: new Date().toISOString(),
-    error: { code: failure.code, message: failure.message, ...(failure.logs?.length ? { logs: failure.logs } : {}) },
-  });
+  const deploy = await report.failed(
+    { code: failure.code, message: failure.message, ...(failure.logs?.length ? { logs: failure.logs } : {}) },
+    { app: job.app, version: job.version, kind: job.kind, image: imageName(ctx.settings.imagePrefix, job.app, job.version) },
+  );
   if (job.kind === 'deploy') {
     await ctx.store.settleVersion(job.app, job.version, job.deployId, 'failed');
     await discardVersion(ctx, job);
@@ -164,11 +148,7 @@ async function flushLog(ctx: WorkerContext, report: Reporter, deployId: string):
 
 /** A job refused before it ran: its deploy (and a version it reserved) fail; no image, tree or archive is touched. */
 async function refuse(ctx: WorkerContext, services: Services, job: PipelineJob, failure: PipelineError): Promise<void> {
-  const deploy = await ctx.store.updateDeploy(job.deployId, {
-    status: 'failed',
-    finishedAt: new Date().toISOString(),
-    error: { code: failure.code, message: failure.message },
-  });
+  const deploy = await new Reporter(ctx.redis, ctx.store, job.deployId).failed({ code: failure.code, message: failure.message });
   await ctx.store.settleVersion(job.app, job.version, job.deployId, 'failed');
   await finish(ctx, services, job, deploy);
   ctx.log.warn({ deployId: job.deployId, app: job.app, version: job.version, code: failure.code }, 'job refused');

@@ -12,6 +12,7 @@ import { dataPaths } from '@slipway/core/config';
 import { appendEvents } from '@slipway/core/events';
 import type { WorkerContext } from './context';
 import { leaveLine } from './ordering';
+import { Reporter } from './reporter';
 import { runnerFor } from './runners';
 import type { ReconcileReport } from './runners/runner';
 
@@ -45,11 +46,7 @@ export async function reconcile(ctx: WorkerContext, queue: Queue<DeployJob>): Pr
 async function markInterrupted(ctx: WorkerContext, deploy: Deploy): Promise<void> {
   const latest = await ctx.store.getDeploy(deploy.id);
   if (!latest || isTerminal(latest.status)) return;
-  const failed = await ctx.store.updateDeploy(deploy.id, {
-    status: 'failed',
-    finishedAt: new Date().toISOString(),
-    error: { code: 'interrupted', message: 'Slipway stopped during this deploy and it could not be resumed; deploy it again' },
-  });
+  const failed = await new Reporter(ctx.redis, ctx.store, deploy.id).failed({ code: 'interrupted', message: 'Slipway stopped during this deploy and it could not be resumed; deploy it again' });
   await ctx.store.settleVersion(deploy.app, deploy.version, deploy.id, 'failed');
   await appendEvents(ctx.redis, deploy.id, [{ type: 'done', deploy: failed }]);
   await leaveLine(ctx.redis, deploy.app, deploy.id, ctx.queue);

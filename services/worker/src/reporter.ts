@@ -1,10 +1,11 @@
 /**
- * How a running deploy tells the world where it is: the deploy record (stage, progress) and its event
- * stream (stages and log lines, replayed by SSE). Log lines are batched so a chatty build costs a few
- * Redis round trips per second, not one per line.
+ * How a deploy tells the world where it is: the deploy record (status, stage, progress, outcome) and its
+ * event stream (stages and log lines, replayed by SSE). The worker writes deploy records here and nowhere
+ * else: the pipeline, reconcile and the post-switch watch ask the reporter. Log lines are batched so a
+ * chatty build costs a few Redis round trips per second, not one per line.
  */
 import type { Redis } from 'ioredis';
-import { STAGE_PROGRESS, type DeployEvent, type Stage } from '@slipway/contracts/deploy';
+import { STAGE_PROGRESS, type Deploy, type DeployError, type DeployEvent, type DeployKind, type Stage } from '@slipway/contracts/deploy';
 import { appendEvents } from '@slipway/core/events';
 import type { Store } from '@slipway/core/store';
 
@@ -26,6 +27,37 @@ export class Reporter {
 
   get stage(): Stage {
     return this.stageNow;
+  }
+
+  /** An attempt starts (again, after an interruption or a retry). */
+  async running(attempt: number, startedAt: string): Promise<Deploy> {
+    return this.store.updateDeploy(this.deployId, { status: 'running', startedAt, attempts: attempt, error: undefined });
+  }
+
+  /** A failed attempt that will be retried waits in the queue again. */
+  async requeued(): Promise<void> {
+    await this.store.updateDeploy(this.deployId, { status: 'queued', stage: 'queued' });
+  }
+
+  async succeeded(port: number): Promise<Deploy> {
+    await this.enter('done');
+    return this.store.updateDeploy(this.deployId, { status: 'succeeded', progress: 100, port, finishedAt: new Date().toISOString() });
+  }
+
+  /**
+   * The deploy ends failed. `lost`: what to write it again from when its record is gone (Redis emptied
+   * mid-deploy), so that it is not silently gone.
+   */
+  async failed(error: DeployError, lost?: { app: string; version: string; kind: DeployKind; image: string }): Promise<Deploy> {
+    if (lost && !(await this.store.getDeploy(this.deployId))) {
+      await this.store.createDeploy({ id: this.deployId, ...lost, status: 'failed', stage: 'queued', progress: 0, createdAt: new Date().toISOString() });
+    }
+    return this.store.updateDeploy(this.deployId, { status: 'failed', finishedAt: new Date().toISOString(), error });
+  }
+
+  /** A deploy that succeeded and then failed within the watch window: it keeps when it finished. */
+  async failedAfterSwitch(error: DeployError, rolledBack?: Deploy['rolledBack']): Promise<Deploy> {
+    return this.store.updateDeploy(this.deployId, { status: 'failed', error, ...(rolledBack ? { rolledBack } : {}) });
   }
 
   async enter(stage: Stage, message?: string): Promise<void> {

@@ -10,6 +10,7 @@ import { newDeployId } from '@slipway/core/ids';
 import { notify } from '@slipway/core/notify';
 import { keys } from '@slipway/core/redis';
 import type { WorkerContext } from './context';
+import { Reporter } from './reporter';
 import { probe, probeHost } from './stages/health';
 
 const EVERY_MS = 1_000;
@@ -91,24 +92,18 @@ export class Watcher {
     const target = record.current === watch.version ? record.previous : undefined;
     const previous = target ? await this.ctx.store.getVersion(app, target) : null;
     await this.ctx.store.settleVersion(app, watch.version, watch.deployId, 'failed');
+    const reporter = new Reporter(this.ctx.redis, this.ctx.store, watch.deployId);
 
     if (!target || previous?.state !== 'ok' || queuedAfter > 0) {
       const why = !target || previous?.state !== 'ok' ? 'no earlier good version to go back to' : 'a newer deploy of the app is queued';
-      const deploy = await this.ctx.store.updateDeploy(watch.deployId, {
-        status: 'failed',
-        error: { code: 'unhealthy', message: `${reason}; not rolled back: ${why}` },
-      });
+      const deploy = await reporter.failedAfterSwitch({ code: 'unhealthy', message: `${reason}; not rolled back: ${why}` });
       await notify(this.ctx.redis, { type: 'deploy', deploy });
       this.ctx.log.warn({ app, version: watch.version, reason, why }, 'new version failed after the switch');
       return;
     }
 
     const rollbackId = newDeployId();
-    const deploy = await this.ctx.store.updateDeploy(watch.deployId, {
-      status: 'failed',
-      error: { code: 'unhealthy', message: `${reason}; rolled back to ${target} automatically` },
-      rolledBack: { by: rollbackId, to: target, reason },
-    });
+    const deploy = await reporter.failedAfterSwitch({ code: 'unhealthy', message: `${reason}; rolled back to ${target} automatically` }, { by: rollbackId, to: target, reason });
     await notify(this.ctx.redis, { type: 'deploy', deploy });
     await enqueueDeploy(
       { redis: this.ctx.redis, store: this.ctx.store, queue: this.ctx.queue, imagePrefix: this.ctx.settings.imagePrefix },
