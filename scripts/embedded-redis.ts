@@ -11,7 +11,7 @@ import { access, chmod, constants, mkdir, readFile, writeFile } from 'node:fs/pr
 import path from 'node:path';
 import getPort from 'get-port';
 import { Redis } from 'ioredis';
-import { Engine } from '@slipway/worker/docker/engine';
+import { startRedisContainer } from '@slipway/worker/docker/redis-container';
 
 export interface EmbeddedRedis {
   url: string;
@@ -64,28 +64,19 @@ export async function startEmbeddedRedis(dataDir: string, say: (msg: string) => 
     };
   }
 
-  const docker = new Engine(process.env.DOCKER_HOST).docker;
   const name = 'slipway-redis';
-  const old = docker.getContainer(name);
-  await old.remove({ force: true }).catch(() => {});
-  const container = await docker.createContainer({
+  const container = await startRedisContainer(process.env.DOCKER_HOST, {
     name,
-    Image: 'redis:7-alpine',
+    image: 'redis:7-alpine',
     // Other containers share the bridge with this one, so it gets a password (kept 0600 in the data dir).
-    Cmd: ['redis-server', '--dir', '/data', ...REDIS_ARGS, '--protected-mode', 'no', '--requirepass', password],
-    Labels: { 'io.slipway.managed': 'redis' },
-    ExposedPorts: { '6379/tcp': {} },
-    HostConfig: {
-      PortBindings: { '6379/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] },
-      Binds: ['slipway-redis-data:/data'],
-      // Restarted by the engine if it dies; removed when Slipway stops.
-      RestartPolicy: { Name: 'on-failure' },
-    },
+    cmd: ['redis-server', '--dir', '/data', ...REDIS_ARGS, '--protected-mode', 'no', '--requirepass', password],
+    hostPort: port,
+    volume: 'slipway-redis-data',
+    labels: { 'io.slipway.managed': 'redis' },
   });
-  await container.start();
   await waitForRedis(authUrl, url);
   say(`embedded Redis: container ${name} on ${url}, data in volume slipway-redis-data`);
-  return { url: authUrl, stop: () => container.stop({ t: 5 }).then(() => container.remove()).catch(() => {}) };
+  return { url: authUrl, stop: container.stop };
 }
 
 async function waitForRedis(url: string, shown: string, timeoutMs = 15_000): Promise<void> {

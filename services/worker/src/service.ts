@@ -13,13 +13,13 @@ import { Store } from '@slipway/core/store';
 import type { WorkerContext } from './context';
 import { DOCKER_MISSING_HELP } from './docker/help';
 import { Engine } from './docker/engine';
-import { startHeartbeat } from './heartbeat';
+import { startHeartbeat } from './upkeep/heartbeat';
 import { LogCollector } from './observe/collector';
 import { Sampler } from './observe/sampler';
-import { createProcessor } from './processor';
-import { reconcile } from './reconcile';
-import { Watcher } from './watch';
-import { Webhooks } from './webhooks';
+import { createProcessor } from './pipeline/processor';
+import { reconcile } from './upkeep/reconcile';
+import { Watcher } from './after-switch/watch';
+import { Webhooks } from './after-switch/webhooks';
 
 const RECONCILE_EVERY_MS = 30_000;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BuildOutputParser, demuxLogs, type BuildMessage } from '../src/docker/build-output';
+import { BuildOutputParser, type BuildMessage } from '../src/docker/build-output';
+import { demuxLogs } from '../src/docker/streams';
 
 const json = (...objects: object[]) => objects.map((o) => `${JSON.stringify(o)}\r\n`).join('');
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { confinedArchive, isInside } from '../src/job-paths';
+import { confinedArchive, isInside } from '../src/jobs/job-paths';
 
 describe('job archive paths (issue 12)', () => {
   it('tells strictly-below from beside, above and equal', () => {

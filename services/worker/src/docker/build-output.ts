@@ -59,29 +59,3 @@ export class BuildOutputParser {
     return out;
   }
 }
-
-/**
- * `docker logs` of a container without a TTY: frames of [stream type, 0, 0, 0, size (uint32 BE), payload].
- * Returns the text per line; a buffer that is not framed is read as plain text.
- */
-export function demuxLogs(buffer: Buffer): Array<{ stream: 'stdout' | 'stderr'; text: string }> {
-  const out: Array<{ stream: 'stdout' | 'stderr'; text: string }> = [];
-  const framed = buffer.length >= 8 && (buffer[0] === 1 || buffer[0] === 2) && buffer[1] === 0 && buffer[2] === 0 && buffer[3] === 0;
-  if (!framed) {
-    for (const text of buffer.toString('utf8').split(/\r?\n/)) if (text) out.push({ stream: 'stdout', text });
-    return out;
-  }
-  let offset = 0;
-  const partial = { stdout: '', stderr: '' };
-  while (offset + 8 <= buffer.length) {
-    const stream = buffer[offset] === 2 ? 'stderr' : 'stdout';
-    const size = buffer.readUInt32BE(offset + 4);
-    const payload = buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
-    offset += 8 + size;
-    const lines = (partial[stream] + payload).split(/\r?\n/);
-    partial[stream] = lines.pop() ?? '';
-    for (const text of lines) out.push({ stream, text });
-  }
-  for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) out.push({ stream, text: partial[stream] });
-  return out;
-}

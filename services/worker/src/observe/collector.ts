@@ -75,7 +75,7 @@ export class LogCollector {
 
   private async attachRunning(): Promise<void> {
     if (this.stopped) return;
-    for (const c of await this.ctx.engine.listContainers({ [LABEL.managed]: true })) {
+    for (const c of await this.ctx.engine.containers.list({ [LABEL.managed]: true })) {
       if (c.state === 'running' && !this.attached.has(c.id)) void this.attach(c.id);
     }
   }
@@ -83,7 +83,7 @@ export class LogCollector {
   private async watchEvents(): Promise<void> {
     if (this.stopped) return;
     try {
-      this.events = await this.ctx.engine.watchStarts(
+      this.events = await this.ctx.engine.streams.watchStarts(
         (id) => void this.attach(id),
         () => {
           // The engine went away (restart).
@@ -102,7 +102,7 @@ export class LogCollector {
     const entry: Attached = { app: '', version: '', filters: { stdout: new CursorFilter(null), stderr: new CursorFilter(null) }, stop: () => {} };
     this.attached.set(id, entry);
     try {
-      const containers = await this.ctx.engine.listContainers({ [LABEL.managed]: true });
+      const containers = await this.ctx.engine.containers.list({ [LABEL.managed]: true });
       const info = containers.find((c) => c.id === id);
       const app = info?.labels[LABEL.app];
       const version = info?.labels[LABEL.version];
@@ -116,7 +116,7 @@ export class LogCollector {
       // `since` is inclusive at second resolution: the cursor filters drop what was already kept.
       const times = [position.stdout?.ts, position.stderr?.ts].filter((t): t is string => !!t).sort();
       const since = times.length ? String(Math.floor(Date.parse(times[0]!) / 1000)) : undefined;
-      const { stdout, stderr, stop } = await this.ctx.engine.followLogs(id, since);
+      const { stdout, stderr, stop } = await this.ctx.engine.streams.followLogs(id, since);
       entry.stop = stop;
       let open = 2;
       const ended = () => {
@@ -177,7 +177,7 @@ export class LogCollector {
   /** A stream can end while its container still runs (the engine restarted its log reader): follow again. */
   private async reattachIfRunning(id: string): Promise<void> {
     if (this.stopped) return;
-    const state = await this.ctx.engine.state(id).catch(() => null);
+    const state = await this.ctx.engine.containers.state(id).catch(() => null);
     if (state?.running) setTimeout(() => void this.attach(id), 200);
   }
 
@@ -225,7 +225,7 @@ export class LogCollector {
 
   /** Cursors of containers that no longer exist. */
   async forgetGone(): Promise<void> {
-    const existing = new Set((await this.ctx.engine.listContainers({ [LABEL.managed]: true })).map((c) => c.id));
+    const existing = new Set((await this.ctx.engine.containers.list({ [LABEL.managed]: true })).map((c) => c.id));
     const ids = await this.ctx.redis.hkeys(CURSORS);
     const gone = ids.filter((id) => !existing.has(id));
     if (gone.length) await this.ctx.redis.hdel(CURSORS, ...gone);

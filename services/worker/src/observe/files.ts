@@ -39,7 +39,7 @@ export class LogFiles {
     const { logFiles } = await this.ctx.store.getSettings(app);
     if (!logFiles.length || this.following.has(containerId)) return;
     try {
-      const { stdout, stop } = await this.ctx.engine.exec(containerId, [...FOLLOW, ...logFiles]);
+      const { stdout, stop } = await this.ctx.engine.streams.exec(containerId, [...FOLLOW, ...logFiles]);
       this.following.set(containerId, stop);
       let file = logFiles.length === 1 ? logFiles[0]! : '';
       const lines = new LineSplitter(MAX_LINE_CHARS * 4);

@@ -60,7 +60,7 @@ export class Sampler {
 
   /** The current container of every app (candidates and stopped ones are not sampled). */
   private async sampleApps(at: number): Promise<void> {
-    const running = (await this.ctx.engine.listContainers({ [LABEL.managed]: true })).filter((c) => c.state === 'running');
+    const running = (await this.ctx.engine.containers.list({ [LABEL.managed]: true })).filter((c) => c.state === 'running');
     const runner = runnerFor(this.ctx);
     await Promise.all(
       running.map(async (c) => {
@@ -68,7 +68,7 @@ export class Sampler {
         if (!app) return;
         const record = await this.ctx.store.getAppRecord(app);
         if (!runner.isCurrent(c, record)) return;
-        const stats = await this.ctx.engine.stats(c.id);
+        const stats = await this.ctx.engine.containers.stats(c.id);
         if (!stats) return;
         const s = stats as unknown as DockerStats;
         // A container that has just started (or stopped) answers without memory figures: no sample yet.

@@ -10,7 +10,7 @@ import type { WorkerContext } from '../context';
 import type { ContainerInfo } from '../docker/engine';
 import { LABEL, labelsFor } from '../docker/labels';
 import { PipelineError } from '../errors';
-import type { Reporter } from '../reporter';
+import type { Reporter } from '../pipeline/reporter';
 import type { BuiltImage } from '../stages/build';
 import { discardCandidate, removeContainers, removeLeftovers } from '../stages/cleanup';
 import { probeHost, waitHealthy } from '../stages/health';
@@ -31,7 +31,7 @@ export class DockerRunner implements Runner {
     const [appSettings, record, managed] = await Promise.all([
       store.getSettings(target.app),
       store.getAppRecord(target.app),
-      engine.listContainers({ [LABEL.managed]: true }),
+      engine.containers.list({ [LABEL.managed]: true }),
     ]);
     const candidate = await start(engine, {
       ...target,
@@ -63,14 +63,14 @@ export class DockerRunner implements Runner {
   }
 
   async stop(_app: string, record: AppRecord): Promise<void> {
-    await this.ctx.engine.stop(record.containerId!, this.ctx.settings.stopGraceS);
+    await this.ctx.engine.containers.stop(record.containerId!, this.ctx.settings.stopGraceS);
   }
 
   async resume(app: string, record: AppRecord): Promise<{ address: string | null }> {
     const { engine, store, settings } = this.ctx;
-    const state = await engine.state(record.containerId!);
+    const state = await engine.containers.state(record.containerId!);
     if (!state) throw new PipelineError('not_running', `The container of ${app} ${record.current} is gone; roll back or deploy to run it again`);
-    if (!state.running) await engine.start(record.containerId!);
+    if (!state.running) await engine.containers.start(record.containerId!);
     const { healthPath } = await store.getSettings(app);
     await waitHealthy(engine, {
       candidate: { containerId: record.containerId!, name: '', finalName: '', hostPort: record.port!, containerPort: 0, address: null },
@@ -79,7 +79,7 @@ export class DockerRunner implements Runner {
       timeoutMs: settings.healthTimeoutMs,
     });
     // A container that ran again may have another address on its network.
-    return { address: await engine.containerAddress(record.containerId!) };
+    return { address: await engine.containers.address(record.containerId!) };
   }
 
   async remove(app: string): Promise<void> {
@@ -97,7 +97,7 @@ export class DockerRunner implements Runner {
   async reconcile(active: ReadonlySet<string>, report: ReconcileReport): Promise<void> {
     const { ctx } = this;
     const byApp = new Map<string, ContainerInfo[]>();
-    for (const c of await ctx.engine.listContainers({ [LABEL.managed]: true })) {
+    for (const c of await ctx.engine.containers.list({ [LABEL.managed]: true })) {
       const app = c.labels[LABEL.app];
       if (app) byApp.set(app, [...(byApp.get(app) ?? []), c]);
     }
@@ -110,7 +110,7 @@ export class DockerRunner implements Runner {
         if (c.id === record.containerId || active.has(deployId)) keep.push(c);
         else if (c.state === 'running' && !record.containerId) keep.push(c);
         else {
-          await ctx.engine.remove(c.id);
+          await ctx.engine.containers.remove(c.id);
           report.removedContainers.push(c.name);
         }
       }

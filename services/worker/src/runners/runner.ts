@@ -5,7 +5,7 @@
  */
 import type { AppRecord } from '@slipway/core/store';
 import type { ContainerInfo } from '../docker/engine';
-import type { Reporter } from '../reporter';
+import type { Reporter } from '../pipeline/reporter';
 import type { BuiltImage } from '../stages/build';
 import type { Live } from '../stages/switch';
 

@@ -12,7 +12,7 @@ import type { WorkerContext } from '../context';
 import type { ContainerInfo, ServiceInfo } from '../docker/engine';
 import { LABEL, labelsFor } from '../docker/labels';
 import { PipelineError } from '../errors';
-import type { Reporter } from '../reporter';
+import type { Reporter } from '../pipeline/reporter';
 import type { BuiltImage } from '../stages/build';
 import { removeContainers } from '../stages/cleanup';
 import { probeHost, waitAnswering } from '../stages/health';
@@ -42,7 +42,7 @@ export class SwarmRunner implements Runner {
     if (!this.ctx.settings.registry) return;
     const remote = swarmImage(this.ctx, image.image);
     report.log(`Pushing ${remote}`);
-    await this.ctx.engine.push(image.image, remote);
+    await this.ctx.engine.images.push(image.image, remote);
   }
 
   /** start → health → switch, as a service update. */
@@ -51,7 +51,7 @@ export class SwarmRunner implements Runner {
     const { settings, engine, store } = ctx;
     const name = serviceName(target.app);
     await report.enter('start');
-    const [appSettings, existing, before] = await Promise.all([store.getSettings(target.app), engine.service(name), store.getAppRecord(target.app)]);
+    const [appSettings, existing, before] = await Promise.all([store.getSettings(target.app), engine.swarm.get(name), store.getAppRecord(target.app)]);
     const containerPort = appSettings.port ?? 3000;
     // Host publishing: a port of its own per version, or start-first could not run both tasks on one node.
     const hostPort =
@@ -59,7 +59,7 @@ export class SwarmRunner implements Runner {
         ? await getPort({ exclude: existing?.publishedPort ? [existing.publishedPort] : [] })
         : existing.publishedPort;
     const spec = serviceSpec(ctx, target, swarmImage(ctx, image.image), appSettings, containerPort, hostPort);
-    await engine.upsertService(spec, existing);
+    await engine.swarm.upsert(spec, existing);
     report.log(`${existing ? 'Updated' : 'Created'} service ${name} to ${swarmImage(ctx, image.image)} (published port ${hostPort}, ${settings.swarmPublishMode})`);
     // Swarm's published ports have no host address (PortConfig has none, in any API version).
     if (settings.bind !== '0.0.0.0') report.log(`Port ${hostPort} is published on every address of ${settings.swarmPublishMode === 'host' ? "the task's node" : 'every node'}: SLIPWAY_BIND does not apply in swarm mode (docs/swarm.md)`);
@@ -92,8 +92,8 @@ export class SwarmRunner implements Runner {
 
   /** The service goes, then any task container it left. */
   async remove(app: string): Promise<void> {
-    const service = await this.ctx.engine.service(serviceName(app));
-    if (service) await this.ctx.engine.removeService(service.id);
+    const service = await this.ctx.engine.swarm.get(serviceName(app));
+    if (service) await this.ctx.engine.swarm.remove(service.id);
     await removeContainers(this.ctx, app);
   }
 
@@ -109,7 +109,7 @@ export class SwarmRunner implements Runner {
   /** Records from the services that really exist (Redis lost, or another worker did the work). */
   async reconcile(_active: ReadonlySet<string>, report: ReconcileReport): Promise<void> {
     const { ctx } = this;
-    for (const service of await ctx.engine.services()) {
+    for (const service of await ctx.engine.swarm.list()) {
       const app = service.labels[LABEL.app];
       const version = service.labels[LABEL.version];
       if (!app || !version || !service.publishedPort) continue;
@@ -164,13 +164,13 @@ async function converge(ctx: WorkerContext, name: string, target: Target, onProg
   let failures = 0;
   let lastError = '';
   while (Date.now() - began < timeout) {
-    const [service, tasks] = await Promise.all([ctx.engine.service(name), ctx.engine.tasks(name)]);
+    const [service, tasks] = await Promise.all([ctx.engine.swarm.get(name), ctx.engine.swarm.tasks(name)]);
     if (service?.updateState?.startsWith('rollback')) {
       throw await failed(ctx, tasks, target, `Swarm rolled the update back: ${service.updateMessage || lastError || 'the new task failed'}`);
     }
     const mine = tasks.filter((t) => t.deployId === target.deployId);
     const running = mine.find((t) => t.desired === 'running' && t.state === 'running' && t.containerId);
-    if (running && (await ctx.engine.health(running.containerId)) === 'healthy') return running;
+    if (running && (await ctx.engine.containers.health(running.containerId)) === 'healthy') return running;
     const broken = mine.filter((t) => ['failed', 'rejected'].includes(t.state));
     if (broken.length) lastError = broken[0]!.error;
     if (broken.length >= 3 && !service?.updateState) {
@@ -180,19 +180,19 @@ async function converge(ctx: WorkerContext, name: string, target: Target, onProg
     onProgress((Date.now() - began) / timeout);
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw await failed(ctx, await ctx.engine.tasks(name), target, `The service's task did not become healthy within ${Math.round(timeout / 1000)} s${lastError ? ` (${lastError})` : ''}`);
+  throw await failed(ctx, await ctx.engine.swarm.tasks(name), target, `The service's task did not become healthy within ${Math.round(timeout / 1000)} s${lastError ? ` (${lastError})` : ''}`);
 }
 
-async function failed(ctx: WorkerContext, tasks: Awaited<ReturnType<WorkerContext['engine']['tasks']>>, target: Target, message: string): Promise<PipelineError> {
+async function failed(ctx: WorkerContext, tasks: Awaited<ReturnType<WorkerContext['engine']['swarm']['tasks']>>, target: Target, message: string): Promise<PipelineError> {
   const task = tasks.filter((t) => t.deployId === target.deployId && t.containerId).sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
-  const logs = task ? await ctx.engine.tailLogs(task.containerId, 50) : [];
+  const logs = task ? await ctx.engine.streams.tailLogs(task.containerId, 50) : [];
   return new PipelineError('unhealthy', message, false, logs);
 }
 
 async function scaleService(ctx: WorkerContext, app: string, replicas: number): Promise<ServiceInfo> {
-  const service = await ctx.engine.service(serviceName(app));
+  const service = await ctx.engine.swarm.get(serviceName(app));
   if (!service) throw new PipelineError('not_running', `${app} has no service to ${replicas ? 'start' : 'stop'}`);
   const spec = service.spec as { Mode?: { Replicated?: { Replicas?: number } } };
-  await ctx.engine.upsertService({ ...service.spec, Mode: { ...spec.Mode, Replicated: { Replicas: replicas } } }, service);
+  await ctx.engine.swarm.upsert({ ...service.spec, Mode: { ...spec.Mode, Replicated: { Replicas: replicas } } }, service);
   return service;
 }

@@ -50,7 +50,7 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
   onLine(own !== null ? "Building with the app's own Dockerfile" : `Building with the Node template (base image ${input.baseImage})`);
   const contained = await containBuild(engine, input.limits, input.labels, onLine);
   try {
-    const { imageId } = await engine.build(
+    const { imageId } = await engine.images.build(
       context,
       { tag: input.image, dockerfile: '.slipway/Dockerfile', buildargs, timeoutMs: input.timeoutMs, limits: contained.limits },
       onLine,

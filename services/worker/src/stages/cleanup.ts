@@ -10,13 +10,13 @@ import { imageName } from '@slipway/contracts/names';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
 import { PipelineError } from '../errors';
-import { confinedArchive } from '../job-paths';
+import { confinedArchive } from '../jobs/job-paths';
 import type { Target } from '../runners/runner';
 
 /** Removes a failed candidate; the error gains its last 50 log lines (SPEC §3). */
 export async function discardCandidate(ctx: WorkerContext, containerId: string, err: unknown): Promise<unknown> {
-  const logs = await ctx.engine.tailLogs(containerId, 50);
-  await ctx.engine.remove(containerId).catch((e: Error) => ctx.log.warn({ err: e.message }, 'could not remove candidate'));
+  const logs = await ctx.engine.streams.tailLogs(containerId, 50);
+  await ctx.engine.containers.remove(containerId).catch((e: Error) => ctx.log.warn({ err: e.message }, 'could not remove candidate'));
   if (err instanceof PipelineError) return new PipelineError(err.code, err.message, err.retryable, logs);
   return err;
 }
@@ -27,15 +27,15 @@ export async function discardCandidate(ctx: WorkerContext, containerId: string, 
  */
 export async function removeLeftovers(ctx: WorkerContext, target: Target): Promise<void> {
   const current = await ctx.store.getAppRecord(target.app);
-  for (const container of await ctx.engine.listContainers({ [LABEL.deploy]: target.deployId })) {
-    if (container.id !== current.containerId) await ctx.engine.remove(container.id);
+  for (const container of await ctx.engine.containers.list({ [LABEL.deploy]: target.deployId })) {
+    if (container.id !== current.containerId) await ctx.engine.containers.remove(container.id);
   }
 }
 
 /** Every container of the app, stopped with its grace period first. */
 export async function removeContainers(ctx: WorkerContext, app: string): Promise<void> {
-  for (const container of await ctx.engine.listContainers({ [LABEL.app]: app })) {
-    await ctx.engine.stopAndRemove(container.id, ctx.settings.stopGraceS);
+  for (const container of await ctx.engine.containers.list({ [LABEL.app]: app })) {
+    await ctx.engine.containers.stopAndRemove(container.id, ctx.settings.stopGraceS);
   }
 }
 
@@ -43,8 +43,8 @@ export async function removeContainers(ctx: WorkerContext, app: string): Promise
 export async function discardVersion(ctx: WorkerContext, target: Target): Promise<void> {
   const current = await ctx.store.getAppRecord(target.app);
   if (current.current === target.version) return;
-  await ctx.engine
-    .removeOwnImage(imageName(ctx.settings.imagePrefix, target.app, target.version))
+  await ctx.engine.images
+    .removeOwn(imageName(ctx.settings.imagePrefix, target.app, target.version))
     .catch((err: Error) => ctx.log.warn({ app: target.app, version: target.version, err: err.message }, 'could not remove the image of a failed version'));
   await rm(path.join(dataPaths(ctx.settings.dataDir).cluster, target.app, target.version), { recursive: true, force: true });
 }

@@ -32,13 +32,13 @@ export async function refuseHostFetches(engine: Engine, dockerfile: string, buil
   }
   for (const image of baseImages(list, buildargs)) {
     if (image.includes('$')) throw new PipelineError('build_failed', `FROM ${image}: Slipway cannot tell which image this names; give the ARG a default or name the image`);
-    let config = await engine.imageConfig(image);
+    let config = await engine.images.config(image);
     // Pulled here rather than by the build, so its ONBUILD triggers are read before they run.
     if (!config) {
-      await engine.pull(image).catch((err: Error) => {
+      await engine.images.pull(image).catch((err: Error) => {
         throw new PipelineError('build_failed', `The base image ${image} could not be pulled: ${err.message}`);
       });
-      config = await engine.imageConfig(image);
+      config = await engine.images.config(image);
     }
     const [trigger] = refusedTriggers(config?.onBuild ?? []);
     if (trigger) {
@@ -56,7 +56,7 @@ export async function containBuild(
 ): Promise<{ limits: BuildLimits; release: () => Promise<void> }> {
   const instance = labels[LABEL.instance] ?? 'default';
   const network = await engine.ensureNetwork(buildNetworkName(instance), { [LABEL.managed]: 'true', [LABEL.instance]: instance }, { icc: false, pool: settings.networkPool });
-  const pids = await limitBuildPids(await engine.buildFacts(), settings.pids);
+  const pids = await limitBuildPids(await engine.images.buildFacts(), settings.pids);
   if (pids.unlimited) onLine(pids.unlimited);
   return {
     limits: { memoryBytes: settings.memoryBytes, cpus: settings.cpus, network, cgroupParent: pids.cgroupParent },
@@ -66,9 +66,9 @@ export async function containBuild(
 
 /** The image really carries Slipway's labels, or it would never be found, pruned or reconciled. */
 export async function requireLabels(engine: Engine, image: string, labels: Record<string, string>): Promise<void> {
-  const config = await engine.imageConfig(image);
+  const config = await engine.images.config(image);
   const missing = Object.keys(labels).filter((k) => config?.labels[k] !== labels[k]);
   if (!missing.length) return;
-  await engine.removeImageById(image);
+  await engine.images.removeById(image);
   throw new PipelineError('build_failed', `The image came out without Slipway's labels (${missing.join(', ')}); check the end of the Dockerfile`);
 }

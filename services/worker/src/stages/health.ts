@@ -27,7 +27,7 @@ export async function waitHealthy(engine: Engine, input: HealthInput, onProgress
   let lastProblem = 'no answer yet';
   let restartsBefore: number | undefined;
   while (Date.now() < deadline) {
-    const state = await engine.state(input.candidate.containerId);
+    const state = await engine.containers.state(input.candidate.containerId);
     if (!state) throw new PipelineError('start_failed', 'The new container disappeared while starting');
     restartsBefore ??= state.restartCount;
     if (!state.running || state.restarting || state.restartCount > restartsBefore) {

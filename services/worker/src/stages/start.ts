@@ -46,23 +46,23 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
   const mine = (c: { labels: Record<string, string> } | null) =>
     c !== null && c.labels[LABEL.app] === input.app && c.labels[LABEL.instance] === instance;
   let finalName = containerName(input.app, input.version);
-  let existing = await engine.findContainerByName(finalName);
+  let existing = await engine.containers.findByName(finalName);
   // The name belongs to someone else (another Slipway on this engine, or a container of the user's own):
   // never touch it; this installation's containers of the version carry its id instead.
   if (existing && !mine(existing)) {
     finalName = containerName(input.app, input.version, instance);
-    existing = await engine.findContainerByName(finalName);
+    existing = await engine.containers.findByName(finalName);
     if (existing && !mine(existing)) {
       throw new PipelineError('start_failed', `A container named ${finalName} exists and was not made by this Slipway; remove or rename it`);
     }
   }
-  const exposed = await engine.imageExposedPort(input.image);
+  const exposed = await engine.images.exposedPort(input.image);
   let name = finalName;
   if (existing) {
     // The live container of this very version (a restart): start beside it, rename after the switch.
     if (existing.id === input.liveContainerId) name = `${finalName}-${randomBytes(3).toString('hex')}`;
     // Otherwise a leftover of an earlier attempt at this version.
-    else await engine.remove(existing.id);
+    else await engine.containers.remove(existing.id);
   }
 
   const network = await appNetwork(engine, input);
@@ -73,7 +73,7 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
     const hostPort = await getPort({ host: input.bind, exclude: input.takenPorts });
     let containerId: string | undefined;
     try {
-      containerId = await engine.createContainer({
+      containerId = await engine.containers.create({
         name,
         image: input.image,
         labels: input.labels,
@@ -87,11 +87,11 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
         stopGraceS: input.stopGraceS,
         network,
       });
-      await engine.start(containerId);
-      const address = await engine.containerAddress(containerId);
+      await engine.containers.start(containerId);
+      const address = await engine.containers.address(containerId);
       return { containerId, name, finalName, hostPort, containerPort, address };
     } catch (err) {
-      if (containerId) await engine.remove(containerId);
+      if (containerId) await engine.containers.remove(containerId);
       const message = (err as Error).message;
       if (attempt < 3 && /port is already allocated|address already in use/i.test(message)) continue;
       if (err instanceof EngineError) throw new PipelineError('start_failed', message, true);

@@ -34,7 +34,7 @@ export async function switchTo(
   onLine: (line: string) => void,
 ): Promise<Live> {
   const { engine } = deps;
-  const [before, containers] = await Promise.all([deps.store.getAppRecord(input.app), engine.listContainers({ [LABEL.app]: input.app })]);
+  const [before, containers] = await Promise.all([deps.store.getAppRecord(input.app), engine.containers.list({ [LABEL.app]: input.app })]);
   const { hostPort: port, address, containerId } = input.healthy;
   const { live, drain } = await recordSwitch(deps, before, { app: input.app, version: input.version, port, address, containerId }, input.stopGraceS);
   if (drain.gateways) onLine(`Gateway switched to ${input.version} (${drain.drained}/${drain.gateways} drained the old upstream)`);
@@ -44,10 +44,10 @@ export async function switchTo(
   await Promise.all(
     others.map((container) => {
       onLine(`Stopping ${container.name} (grace ${input.stopGraceS} s)`);
-      return engine.stopAndRemove(container.id, input.stopGraceS);
+      return engine.containers.stopAndRemove(container.id, input.stopGraceS);
     }),
   );
-  if (input.healthy.name !== input.healthy.finalName) await engine.rename(containerId, input.healthy.finalName);
+  if (input.healthy.name !== input.healthy.finalName) await engine.containers.rename(containerId, input.healthy.finalName);
   return live;
 }
 

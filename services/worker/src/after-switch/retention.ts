@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { dataPaths } from '@slipway/core/config';
 import { notify } from '@slipway/core/notify';
-import type { WorkerContext } from './context';
+import type { WorkerContext } from '../context';
 import { imageName } from '@slipway/contracts/names';
 
 export async function prune(ctx: WorkerContext, app: string): Promise<string[]> {
@@ -26,8 +26,8 @@ export async function prune(ctx: WorkerContext, app: string): Promise<string[]> 
       room--;
       continue;
     }
-    const removed = await ctx.engine.removeOwnImage(imageName(ctx.settings.imagePrefix, app, version.version));
-    if (!removed && (await ctx.engine.imageId(imageName(ctx.settings.imagePrefix, app, version.version))) !== null) continue;
+    const removed = await ctx.engine.images.removeOwn(imageName(ctx.settings.imagePrefix, app, version.version));
+    if (!removed && (await ctx.engine.images.id(imageName(ctx.settings.imagePrefix, app, version.version))) !== null) continue;
     await ctx.store.putVersion(app, { ...version, state: 'pruned' });
     await rm(path.join(dataPaths(ctx.settings.dataDir).cluster, app, version.version), { recursive: true, force: true });
     pruned.push(version.version);

@@ -9,9 +9,9 @@ import { enqueueDeploy } from '@slipway/core/enqueue';
 import { newDeployId } from '@slipway/core/ids';
 import { notify } from '@slipway/core/notify';
 import { keys } from '@slipway/core/redis';
-import type { WorkerContext } from './context';
-import { Reporter } from './reporter';
-import { probe, probeHost } from './stages/health';
+import type { WorkerContext } from '../context';
+import { Reporter } from '../pipeline/reporter';
+import { probe, probeHost } from '../stages/health';
 
 const EVERY_MS = 1_000;
 const FAILED_PROBES = 3;
@@ -64,7 +64,7 @@ export class Watcher {
     while (Date.now() < watch.until) {
       await new Promise((resolve) => setTimeout(resolve, EVERY_MS));
       if (!(await this.stillMine(app, watch))) return;
-      const state = await this.ctx.engine.state(watch.containerId);
+      const state = await this.ctx.engine.containers.state(watch.containerId);
       if (!state || !state.running || state.restarting || state.restartCount > 0) {
         const why = !state ? 'its container disappeared' : state.oomKilled ? 'it ran out of memory' : `it exited with code ${state.exitCode}`;
         return this.rollBack(app, watch, `${why} within ${Math.round(this.ctx.settings.watchMs / 1000)} s after the switch`);

@@ -10,11 +10,11 @@ import { isTerminal, type Deploy } from '@slipway/contracts/deploy';
 import type { DeployJob } from '@slipway/contracts/job';
 import { dataPaths } from '@slipway/core/config';
 import { appendEvents } from '@slipway/core/events';
-import type { WorkerContext } from './context';
-import { leaveLine } from './ordering';
-import { Reporter } from './reporter';
-import { runnerFor } from './runners';
-import type { ReconcileReport } from './runners/runner';
+import type { WorkerContext } from '../context';
+import { leaveLine } from '../jobs/ordering';
+import { Reporter } from '../pipeline/reporter';
+import { runnerFor } from '../runners';
+import type { ReconcileReport } from '../runners/runner';
 
 /** A deploy younger than this may be between "recorded" and "queued" by the API: leave it alone. */
 const GRACE_MS = 60_000;

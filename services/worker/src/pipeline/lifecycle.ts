@@ -12,11 +12,11 @@ import { appLogDir } from '@slipway/core/logs';
 import { notify } from '@slipway/core/notify';
 import { keys } from '@slipway/core/redis';
 import { announceRoute } from '@slipway/core/routes';
-import type { WorkerContext } from './context';
-import { LABEL } from './docker/labels';
-import { PipelineError } from './errors';
-import { runnerFor } from './runners';
-import type { Watcher } from './watch';
+import type { WorkerContext } from '../context';
+import { LABEL } from '../docker/labels';
+import { PipelineError } from '../errors';
+import { runnerFor } from '../runners';
+import type { Watcher } from '../after-switch/watch';
 
 type LifecycleJob = Extract<DeployJob, { kind: 'lifecycle' }>;
 
@@ -78,7 +78,7 @@ async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string): Pro
     if (deploy?.status === 'queued') await (await ctx.queue.getJob(id))?.remove().catch(() => {});
   }
   await runnerFor(ctx).remove(app);
-  for (const image of await ctx.engine.listImages(app)) await ctx.engine.removeImageById(image.id);
+  for (const image of await ctx.engine.images.list(app)) await ctx.engine.images.removeById(image.id);
   // Its network goes once no container of it is left (SPEC §3 "Networks").
   await ctx.engine.removeNetworks({ [LABEL.app]: app });
   const data = dataPaths(ctx.settings.dataDir);

@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { keys } from '@slipway/core/redis';
-import type { WorkerContext } from './context';
+import type { WorkerContext } from '../context';
 
 const EVERY_MS = 5_000;
 const INFO_EVERY = 6; // beats

@@ -6,7 +6,7 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { dataPaths } from '@slipway/core/config';
-import { PipelineError } from './errors';
+import { PipelineError } from '../errors';
 
 /** `target` strictly below `root` (both absolute, already resolved). */
 export function isInside(root: string, target: string): boolean {

@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Deploy } from '@slipway/contracts/deploy';
 import { redactUrl } from '@slipway/contracts/secrets';
 import { publicOnlyLookup, refusedTarget, TargetRefusedError } from '@slipway/core/webhook-target';
-import type { WorkerContext } from './context';
+import type { WorkerContext } from '../context';
 
 export const WEBHOOK_QUEUE = 'slipway-webhooks';
 const TIMEOUT_MS = 5_000;

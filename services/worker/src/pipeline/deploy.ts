@@ -8,15 +8,15 @@ import path from 'node:path';
 import type { DeployJob } from '@slipway/contracts/job';
 import { imageName } from '@slipway/contracts/names';
 import { dataPaths } from '@slipway/core/config';
-import type { WorkerContext } from './context';
-import { labelsFor } from './docker/labels';
-import { PipelineError } from './errors';
+import type { WorkerContext } from '../context';
+import { labelsFor } from '../docker/labels';
+import { PipelineError } from '../errors';
 import type { Reporter } from './reporter';
-import { runnerFor } from './runners';
-import type { Target } from './runners/runner';
-import { build, type BuiltImage } from './stages/build';
-import type { Live } from './stages/switch';
-import { unpack } from './stages/unpack';
+import { runnerFor } from '../runners';
+import type { Target } from '../runners/runner';
+import { build, type BuiltImage } from '../stages/build';
+import type { Live } from '../stages/switch';
+import { unpack } from '../stages/unpack';
 
 export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind: 'deploy' }>, report: Reporter): Promise<Live> {
   const { settings, engine } = ctx;
@@ -64,7 +64,7 @@ export async function rerun(ctx: WorkerContext, job: Target, report: Reporter): 
 
 async function keptImage(ctx: WorkerContext, job: Target): Promise<BuiltImage> {
   const image = imageName(ctx.settings.imagePrefix, job.app, job.version);
-  const imageId = await ctx.engine.imageId(image);
+  const imageId = await ctx.engine.images.id(image);
   if (!imageId) {
     throw new PipelineError('image_pruned', `The image of ${job.app} ${job.version} is gone; build it again with POST /api/apps/${job.app}/versions/${job.version}/rebuild`);
   }
