@@ -4,7 +4,7 @@
  * API would not fix); the gateway when it answers HTTP; the worker when the API counts a fresh heartbeat of
  * a worker that reaches the engine (the worker serves no HTTP of its own).
  */
-import type { Settings } from '@slipway/core/config';
+import type { Settings } from '@slipway/runtime/config';
 
 const TIMEOUT_MS = 3000;
 

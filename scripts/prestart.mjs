@@ -38,6 +38,6 @@ function run(what, args) {
 }
 
 if (await stale('ui/build/index.html', ['ui/src', 'packages/contracts/src'])) run('building the panel (ui/)', ['run', 'build', '--workspace', 'ui', '--silent']);
-if (await stale('dist/slipway.js', ['scripts', 'packages/contracts/src', 'packages/core/src', 'services/api/src', 'services/worker/src', 'services/gateway/src'])) {
+if (await stale('dist/slipway.js', ['scripts', 'packages/contracts/src', 'packages/records/src', 'packages/runtime/src', 'services/api/src', 'services/worker/src', 'services/gateway/src'])) {
   run('compiling the server (dist/)', ['run', 'build:server', '--silent']);
 }

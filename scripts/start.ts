@@ -5,8 +5,8 @@
  * runs that one service (compose, scaling out). Ctrl-C stops all of it. `healthcheck` as the argument checks
  * a running one instead (the image's container healthcheck).
  */
-import { loadServiceSettings, loadSettings, settingsOrExit } from '@slipway/core/config';
-import { startOrExit, stopOnSignals, type Service } from '@slipway/core/service';
+import { loadServiceSettings, loadSettings, settingsOrExit } from '@slipway/runtime/config';
+import { startOrExit, stopOnSignals, type Service } from '@slipway/runtime/service';
 import { startApi } from '@slipway/api/service';
 import { startGateway } from '@slipway/gateway/service';
 import { Engine } from '@slipway/worker/docker/engine';

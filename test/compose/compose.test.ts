@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '@slipway/core/config';
+import { loadSettings } from '@slipway/runtime/config';
 import { adoptAdminToken } from '../helpers/admin';
 import { upload, viaGateway, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LogLine } from '@slipway/contracts/logs';
-import { normalizeTs } from '@slipway/core/logs';
+import { normalizeTs } from '@slipway/records/app-logs';
 import { call, upload, viaGateway, waitForDeploy, waitForStage } from '../helpers/api';
 import { fixtureEntries, steadyApp, tarOf } from '../helpers/archives';
 import { hostRedis, restartDockerd } from '../helpers/host';

@@ -16,7 +16,7 @@ import { afterEach } from 'vitest';
 import Docker from 'dockerode';
 import WebSocket from 'ws';
 import getPort from 'get-port';
-import { loadSettings } from '@slipway/core/config';
+import { loadSettings } from '@slipway/runtime/config';
 import { tokens, viaGateway } from './api';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -10,8 +10,8 @@ import { fixtureTgz } from '../helpers/archives';
 import { docker, startSlipway, type Slipway } from '../helpers/slipway';
 import getPort from 'get-port';
 import { Redis } from 'ioredis';
-import { keys } from '@slipway/core/redis';
-import { announceRoute } from '@slipway/core/routes';
+import { keys } from '@slipway/records/redis';
+import { announceRoute } from '@slipway/records/route-announcements';
 
 let slipway: Slipway;
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });

@@ -1,12 +1,12 @@
 /**
- * The metrics history's storage (packages/core/src/metrics.ts) against a real Redis: a bucket holds the
+ * The metrics history's storage (packages/records/src/metrics.ts) against a real Redis: a bucket holds the
  * sum and count of its samples (gauges read back as means, counters as sums), both buckets expire, and
  * the latest sample carries its extra fields.
  */
 import { Redis } from 'ioredis';
 import type { StartedRedisContainer } from '@testcontainers/redis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { APP_FIELDS, METRICS_TTL_S, readLatest, readSeries, recordSample } from '@slipway/core/metrics';
+import { APP_FIELDS, METRICS_TTL_S, readLatest, readSeries, recordSample } from '@slipway/records/metrics';
 import { startRedis } from '../helpers/slipway';
 
 let container: StartedRedisContainer;

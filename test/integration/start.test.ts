@@ -14,7 +14,7 @@ import getPort from 'get-port';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, tokens, upload, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
-import { loadSettings } from '@slipway/core/config';
+import { loadSettings } from '@slipway/runtime/config';
 import { docker, removeOwnedNetworks } from '../helpers/slipway';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

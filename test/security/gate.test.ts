@@ -7,7 +7,7 @@
 import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '@slipway/core/config';
+import { loadSettings } from '@slipway/runtime/config';
 import { apiRouters } from '../../services/api/src/app';
 import type { ApiContext } from '../../services/api/src/context';
 import { requirement } from '../../services/api/src/middleware/auth';

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogLine } from '@slipway/contracts/logs';
-import { appLogDir } from '@slipway/core/logs';
+import { appLogDir } from '@slipway/records/app-logs';
 import { authHeaders, call } from '../helpers/api';
 import { startSlipway, type Slipway } from '../helpers/slipway';
 

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isInternalAddress } from '@slipway/core/webhook-target';
+import { isInternalAddress } from '@slipway/runtime/webhook-target';
 import { call, upload, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
 import { startSlipway, type Slipway } from '../helpers/slipway';

@@ -72,7 +72,7 @@ describe('the server code', () => {
     // workspace imports resolve (api → core at least).
     expect(files.length).toBeGreaterThan(50);
     const api = [...edges.entries()].find(([f]) => f.endsWith('services/api/src/service.ts'))?.[1] ?? [];
-    expect(api.some((t) => t.includes('/packages/core/src/'))).toBe(true);
+    expect(api.some((t) => t.includes('/packages/records/src/'))).toBe(true);
     expect(cycles(edges)).toEqual([]);
   });
 

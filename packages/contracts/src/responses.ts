@@ -9,7 +9,7 @@ import { LOG_LEVELS } from './requests';
 /**
  * What the API answers, as the OpenAPI document (`openapi.ts`) describes it. The routes check their bodies
  * against these types with `satisfies`, except the few built from untyped metric points (stats, series,
- * system), whose fields are written out here from `@slipway/core/metrics`. Most answers wrap one record or
+ * system), whose fields are written out here from `@slipway/records/metrics`. Most answers wrap one record or
  * a list of them under a name: `{deploy}`, `{apps: […]}`.
  */
 
@@ -89,7 +89,7 @@ export const AppStatsAnswerSchema = z.object({
 });
 export type AppStatsAnswer = z.infer<typeof AppStatsAnswerSchema>;
 
-/** Gauges are means of the samples in a point, byte counts what moved during it (`@slipway/core/metrics` APP_FIELDS). */
+/** Gauges are means of the samples in a point, byte counts what moved during it (`@slipway/records/metrics` APP_FIELDS). */
 export const AppSeriesAnswerSchema = z.object({
   series: z.array(
     z.object({
@@ -107,7 +107,7 @@ export const AppSeriesAnswerSchema = z.object({
 });
 export type AppSeriesAnswer = z.infer<typeof AppSeriesAnswerSchema>;
 
-/** The same for the machine (`@slipway/core/metrics` HOST_FIELDS). */
+/** The same for the machine (`@slipway/records/metrics` HOST_FIELDS). */
 export const HostSeriesAnswerSchema = z.object({
   series: z.array(
     z.object({

@@ -2,7 +2,7 @@
 import type { AppDetail, AppSummary, AppVersion } from '@slipway/contracts/app';
 import type { Scope } from '@slipway/contracts/auth';
 import { maskSettings } from '@slipway/contracts/settings';
-import type { AppRecord, VersionRecord } from '@slipway/core/store';
+import type { AppRecord, VersionRecord } from '@slipway/records/store';
 import type { ApiContext } from './context';
 
 export async function listApps(ctx: ApiContext): Promise<AppSummary[]> {

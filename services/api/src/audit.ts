@@ -6,7 +6,7 @@
 import type { Context } from 'koa';
 import type { Redis } from 'ioredis';
 import type { AuditEntry } from '@slipway/contracts/auth';
-import type { Logger } from '@slipway/core/logger';
+import type { Logger } from '@slipway/runtime/logger';
 import type { Principal } from './auth/accounts';
 
 const STREAM = 'slipway:audit';

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { Settings } from '@slipway/core/config';
-import type { Logger } from '@slipway/core/logger';
-import type { DeployQueue } from '@slipway/core/queue';
-import type { Store } from '@slipway/core/store';
+import type { Settings } from '@slipway/runtime/config';
+import type { Logger } from '@slipway/runtime/logger';
+import type { DeployQueue } from '@slipway/records/queue';
+import type { Store } from '@slipway/records/store';
 import type { Accounts } from './auth/accounts';
 import type { EventHub } from './event-hub';
 import type { SseHub } from './sse';

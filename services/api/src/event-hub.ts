@@ -3,12 +3,12 @@
  * a Redis connection each.
  */
 import type { Redis } from 'ioredis';
-import { keys } from '@slipway/core/redis';
+import { keys } from '@slipway/records/redis';
 import type { Notification } from '@slipway/contracts/events';
 import type { LogLine } from '@slipway/contracts/logs';
-import { logsChannel } from '@slipway/core/logs';
-import { parseEventMessage, type StoredEvent } from '@slipway/core/events';
-import { parseNotification } from '@slipway/core/notify';
+import { logsChannel } from '@slipway/records/app-logs';
+import { parseEventMessage, type StoredEvent } from '@slipway/records/events';
+import { parseNotification } from '@slipway/records/notify';
 
 type Listener = (event: StoredEvent) => void;
 const LOGS_PREFIX = logsChannel('');

@@ -5,7 +5,7 @@
  * rewritten here, before Koa sees them: believed from SLIPWAY_TRUSTED_PROXIES, replaced for everyone else.
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { forwardedClient, forwardedProto, isTrusted, type TrustedProxies } from '@slipway/core/proxies';
+import { forwardedClient, forwardedProto, isTrusted, type TrustedProxies } from '@slipway/runtime/proxies';
 
 export const HEADERS_TIMEOUT_MS = 15_000;
 /** JSON bodies are at most 256 KiB; and a body still coming this long after its answer is nobody's. */

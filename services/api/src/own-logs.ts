@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LogLevel } from '@slipway/contracts/requests';
-import { ownLogDir } from '@slipway/core/logger';
+import { ownLogDir } from '@slipway/runtime/logger';
 
 /** pino's numbers for the level names the query accepts (`OwnLogsQuerySchema`). */
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const satisfies Record<LogLevel, number>;

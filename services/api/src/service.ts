@@ -1,11 +1,11 @@
 /** The API: HTTP in, records and jobs out. It never talks to Docker (only the worker does). */
 import { mkdir } from 'node:fs/promises';
-import { dataPaths, type Settings } from '@slipway/core/config';
-import { createLogger } from '@slipway/core/logger';
-import { createDeployQueue } from '@slipway/core/queue';
-import { createRedis, waitReady } from '@slipway/core/redis';
-import { announceReady, type Service } from '@slipway/core/service';
-import { Store } from '@slipway/core/store';
+import { dataPaths, type Settings } from '@slipway/runtime/config';
+import { createLogger } from '@slipway/runtime/logger';
+import { createDeployQueue } from '@slipway/records/queue';
+import { createRedis, waitReady } from '@slipway/records/redis';
+import { announceReady, type Service } from '@slipway/runtime/service';
+import { Store } from '@slipway/records/store';
 import { createApp } from './app';
 import { Accounts } from './auth/accounts';
 import { bootstrapAdmin, printToken } from './auth/bootstrap';

@@ -5,10 +5,10 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Deploy } from '@slipway/contracts/deploy';
-import { dataPaths } from '@slipway/core/config';
-import { enqueueDeploy } from '@slipway/core/enqueue';
-import { newDeployId } from '@slipway/core/ids';
-import { keys } from '@slipway/core/redis';
+import { dataPaths } from '@slipway/runtime/config';
+import { enqueueDeploy } from '@slipway/records/enqueue';
+import { newDeployId } from '@slipway/records/ids';
+import { keys } from '@slipway/records/redis';
 import type { ApiContext } from './context';
 import { conflict } from './errors';
 import { identifyUpload } from './uploads/identify';

@@ -5,7 +5,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { loadavg, networkInterfaces } from 'node:os';
 import si from 'systeminformation';
-import { readLatest } from '@slipway/core/metrics';
+import { readLatest } from '@slipway/records/metrics';
 import type { ApiContext } from './context';
 
 /** Linux parameters worth seeing on a machine that runs containers (SPEC §4 names the first ones). */

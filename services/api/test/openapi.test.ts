@@ -12,7 +12,7 @@ import Koa from 'koa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openApiDocument, routerPath } from '@slipway/contracts/openapi';
 import { OPERATIONS } from '@slipway/contracts/operations';
-import { loadSettings } from '@slipway/core/config';
+import { loadSettings } from '@slipway/runtime/config';
 import { apiRouters } from '../src/app';
 import type { ApiContext } from '../src/context';
 import { requirement } from '../src/middleware/auth';

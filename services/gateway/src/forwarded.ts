@@ -5,7 +5,7 @@
  * SLIPWAY_TRUSTED_PROXIES, whose headers are kept and extended.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { forwardedProto, isTrusted, type TrustedProxies } from '@slipway/core/proxies';
+import { forwardedProto, isTrusted, type TrustedProxies } from '@slipway/runtime/proxies';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never forwarded. */
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);

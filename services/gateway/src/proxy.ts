@@ -8,11 +8,11 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { Socket } from 'node:net';
 import { Pool } from 'undici';
 import { isAppName } from '@slipway/contracts/names';
-import type { TrustedProxies } from '@slipway/core/proxies';
+import type { TrustedProxies } from '@slipway/runtime/proxies';
 import { forwardHeaders, HOP_BY_HOP } from './forwarded';
 import { sendPage } from './pages';
-import type { Route, RouteTable } from './routes';
-import type { TrafficCounter } from './traffic';
+import type { Route, RouteTable } from './route-table';
+import type { TrafficCounter } from './traffic-meter';
 
 export interface GatewayOptions {
   domain: string;

@@ -3,14 +3,14 @@
  * It needs Redis only (routes and traffic), never Docker.
  */
 import { hostname } from 'node:os';
-import type { Settings } from '@slipway/core/config';
-import { createLogger } from '@slipway/core/logger';
-import { createRedis, keys, waitReady } from '@slipway/core/redis';
-import { acknowledgeDrained } from '@slipway/core/routes';
-import { announceReady, type Service } from '@slipway/core/service';
+import type { Settings } from '@slipway/runtime/config';
+import { createLogger } from '@slipway/runtime/logger';
+import { createRedis, keys, waitReady } from '@slipway/records/redis';
+import { acknowledgeDrained } from '@slipway/records/route-announcements';
+import { announceReady, type Service } from '@slipway/runtime/service';
 import { Gateway } from './proxy';
-import { RouteTable } from './routes';
-import { TrafficCounter } from './traffic';
+import { RouteTable } from './route-table';
+import { TrafficCounter } from './traffic-meter';
 
 export async function startGateway(settings: Readonly<Settings> & { redisUrl: string }): Promise<Service> {
   const { redisUrl } = settings;

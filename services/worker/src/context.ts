@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { Settings } from '@slipway/core/config';
-import type { Logger } from '@slipway/core/logger';
-import type { LogWriter } from '@slipway/core/logs';
-import type { DeployQueue } from '@slipway/core/queue';
-import type { Store } from '@slipway/core/store';
+import type { Settings } from '@slipway/runtime/config';
+import type { Logger } from '@slipway/runtime/logger';
+import type { LogWriter } from './observe/log-writer';
+import type { DeployQueue } from '@slipway/records/queue';
+import type { Store } from '@slipway/records/store';
 import type { Engine } from './docker/engine';
 
 export interface WorkerContext {

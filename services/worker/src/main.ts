@@ -1,6 +1,6 @@
 /** The worker alone in its process (SLIPWAY_ROLE=worker does the same from the compiled entry). */
-import { loadServiceSettings, settingsOrExit } from '@slipway/core/config';
-import { startOrExit, stopOnSignals } from '@slipway/core/service';
+import { loadServiceSettings, settingsOrExit } from '@slipway/runtime/config';
+import { startOrExit, stopOnSignals } from '@slipway/runtime/service';
 import { startWorker } from './service';
 
 const worker = await startOrExit(() => startWorker(settingsOrExit(() => loadServiceSettings('worker'))));

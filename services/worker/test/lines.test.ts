@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_LINE_CHARS } from '@slipway/contracts/logs';
-import { normalizeTs } from '@slipway/core/logs';
+import { normalizeTs } from '@slipway/records/app-logs';
 import { CursorFilter, splitText, TimestampedLines } from '../src/observe/lines';
 
 describe('TimestampedLines', () => {

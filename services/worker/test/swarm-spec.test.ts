@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '@slipway/contracts/settings';
-import { loadSettings } from '@slipway/core/config';
+import { loadSettings } from '@slipway/runtime/config';
 import { serviceSpec } from '../src/runners/swarm';
 
 describe('swarm service spec (issue 12: the hardening of docker mode)', () => {

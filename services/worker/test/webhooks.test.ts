@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TargetRefusedError } from '@slipway/core/webhook-target';
+import { TargetRefusedError } from '@slipway/runtime/webhook-target';
 import { post } from '../src/after-switch/webhooks';
 
 const seen: Array<{ url: string; headers: IncomingMessage['headers']; body: string }> = [];

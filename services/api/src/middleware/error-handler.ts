@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import type { Logger } from '@slipway/core/logger';
+import type { Logger } from '@slipway/runtime/logger';
 import { AppError } from '../errors';
 
 /**

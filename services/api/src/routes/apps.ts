@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { apiRouter } from './router';
 import type { AppAnswer, AppSummaryAnswer, AppsAnswer, DeletedAnswer, DeployAnswer, OperationAnswer } from '@slipway/contracts/responses';
 import { AppSettingsPatchSchema } from '@slipway/contracts/settings';
-import { APP_FIELDS, readLatest, readSeries } from '@slipway/core/metrics';
+import { APP_FIELDS, readLatest, readSeries } from '@slipway/records/metrics';
 import { isAppName, VERSION_RE } from '@slipway/contracts/names';
 import { RollbackBodySchema, SeriesQuerySchema } from '@slipway/contracts/requests';
 import { lifecycle, rebuild, restart, rollback, updateSettings } from '../actions';

@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import { apiRouter } from './router';
 import type { HealthAnswer } from '@slipway/contracts/responses';
-import { keys } from '@slipway/core/redis';
-import { liveGateways } from '@slipway/core/routes';
+import { keys } from '@slipway/records/redis';
+import { liveGateways } from '@slipway/records/route-announcements';
 import type { ApiContext } from '../context';
 
 /** A worker's report older than this is treated as gone. */

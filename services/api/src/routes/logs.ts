@@ -4,7 +4,7 @@ import type { LogLinesAnswer } from '@slipway/contracts/responses';
 import type { LogLine } from '@slipway/contracts/logs';
 import { isAppName } from '@slipway/contracts/names';
 import { LogHistoryQuerySchema, LogLiveQuerySchema } from '@slipway/contracts/requests';
-import { readLogs } from '@slipway/core/logs';
+import { readLogs } from '@slipway/records/app-logs';
 import type { ApiContext } from '../context';
 import { notFound } from '../errors';
 import { logMatcher } from '../log-search';

@@ -1,9 +1,9 @@
 import type Router from '@koa/router';
 import { apiRouter } from './router';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { DURATION_BUCKETS_S, readCounters } from '@slipway/core/counters';
-import { readLatest } from '@slipway/core/metrics';
-import { REQUEST_TOTALS } from '@slipway/core/traffic';
+import { DURATION_BUCKETS_S, readCounters } from '@slipway/records/counters';
+import { readLatest } from '@slipway/records/metrics';
+import { REQUEST_TOTALS } from '@slipway/records/traffic-history';
 import type { ApiContext } from '../context';
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type Router from '@koa/router';
 import { openApiDocument } from '@slipway/contracts/openapi';
-import { installPath } from '@slipway/core/install-root';
+import { installPath } from '@slipway/runtime/install-root';
 import { apiRouter } from './router';
 
 /**

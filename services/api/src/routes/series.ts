@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { SeriesQuerySchema } from '@slipway/contracts/requests';
-import { HOUR } from '@slipway/core/traffic';
+import { HOUR } from '@slipway/records/traffic-history';
 import { AppError } from '../errors';
 
 /** History is kept 7 days; minute points are served for ranges up to 2 days (about 2 900 points). */

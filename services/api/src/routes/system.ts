@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { apiRouter } from './router';
 import type { OwnLogLinesAnswer } from '@slipway/contracts/responses';
 import { OwnLogsQuerySchema, SeriesQuerySchema } from '@slipway/contracts/requests';
-import { HOST_FIELDS, readSeries } from '@slipway/core/metrics';
+import { HOST_FIELDS, readSeries } from '@slipway/records/metrics';
 import type { ApiContext } from '../context';
 import { requireRedis } from '../middleware/redis-guard';
 import { query } from '../middleware/validate';

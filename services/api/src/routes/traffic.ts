@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { apiRouter } from './router';
 import type { TrafficAnswer } from '@slipway/contracts/responses';
 import { TrafficQuerySchema } from '@slipway/contracts/requests';
-import { HOUR, readTraffic } from '@slipway/core/traffic';
+import { HOUR, readTraffic } from '@slipway/records/traffic-history';
 import type { ApiContext } from '../context';
 import { AppError } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';

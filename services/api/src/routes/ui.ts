@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Middleware } from 'koa';
 import serve from 'koa-static';
-import { installPath } from '@slipway/core/install-root';
+import { installPath } from '@slipway/runtime/install-root';
 
 export const UI_BUILD = installPath('ui', 'build');
 

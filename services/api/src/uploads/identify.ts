@@ -12,7 +12,7 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import yauzl from 'yauzl';
 import { resolveIdentity } from '@slipway/contracts/names';
-import { checkEntryPath, isUnsafeZipNameError, sniffFile, type ArchiveFormat } from '@slipway/core/archive';
+import { checkEntryPath, isUnsafeZipNameError, sniffFile, type ArchiveFormat } from '@slipway/runtime/archive';
 import { AppError } from '../errors';
 import type { StoredUpload } from './receive';
 

@@ -6,8 +6,8 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { dataPaths } from '@slipway/core/config';
-import { notify } from '@slipway/core/notify';
+import { dataPaths } from '@slipway/runtime/config';
+import { notify } from '@slipway/records/notify';
 import type { WorkerContext } from '../context';
 import { imageName } from '@slipway/contracts/names';
 

@@ -5,10 +5,10 @@
  * restarts picks it up again; a newer deploy of the app ends it. Rollbacks and restarts are not watched:
  * going back from a rollback would return to the version just left, and a restart has no other version.
  */
-import { enqueueDeploy } from '@slipway/core/enqueue';
-import { newDeployId } from '@slipway/core/ids';
-import { notify } from '@slipway/core/notify';
-import { keys } from '@slipway/core/redis';
+import { enqueueDeploy } from '@slipway/records/enqueue';
+import { newDeployId } from '@slipway/records/ids';
+import { notify } from '@slipway/records/notify';
+import { keys } from '@slipway/records/redis';
 import type { WorkerContext } from '../context';
 import { Reporter } from '../pipeline/reporter';
 import { probe, probeHost } from '../stages/health';

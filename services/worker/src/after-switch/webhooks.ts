@@ -12,7 +12,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Deploy } from '@slipway/contracts/deploy';
 import { redactUrl } from '@slipway/contracts/secrets';
-import { publicOnlyLookup, refusedTarget, TargetRefusedError } from '@slipway/core/webhook-target';
+import { publicOnlyLookup, refusedTarget, TargetRefusedError } from '@slipway/runtime/webhook-target';
 import type { WorkerContext } from '../context';
 
 export const WEBHOOK_QUEUE = 'slipway-webhooks';

@@ -5,7 +5,7 @@
  */
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { dataPaths } from '@slipway/core/config';
+import { dataPaths } from '@slipway/runtime/config';
 import { PipelineError } from '../errors';
 
 /** `target` strictly below `root` (both absolute, already resolved). */

@@ -6,8 +6,8 @@
  * leaving the head wakes the next at once (a hand-off costs no polling delay).
  */
 import type { Redis } from 'ioredis';
-import type { DeployQueue } from '@slipway/core/queue';
-import { keys } from '@slipway/core/redis';
+import type { DeployQueue } from '@slipway/records/queue';
+import { keys } from '@slipway/records/redis';
 
 // Heads whose deploy (or start/stop/delete operation) is finished or gone (a crash between settling and leaving the line, lost records)
 // are dropped so they cannot block the line forever. A deploy missing from its line rejoins at the back.

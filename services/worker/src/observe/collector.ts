@@ -8,7 +8,8 @@
  */
 import type { Readable } from 'node:stream';
 import type { LogLine } from '@slipway/contracts/logs';
-import { logsChannel, readLogs, type LogWriter } from '@slipway/core/logs';
+import { logsChannel, readLogs } from '@slipway/records/app-logs';
+import type { LogWriter } from './log-writer';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
 import { CursorFilter, TimestampedLines, type Cursor } from './lines';

@@ -6,7 +6,7 @@
  * supported; files that appear after the first match are not picked up until the container restarts.
  */
 import { MAX_LINE_CHARS, type LogLine } from '@slipway/contracts/logs';
-import { normalizeTs } from '@slipway/core/logs';
+import { normalizeTs } from '@slipway/records/app-logs';
 import type { WorkerContext } from '../context';
 import { LineSplitter } from '../docker/streams';
 import { splitText } from './lines';

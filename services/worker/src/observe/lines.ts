@@ -4,7 +4,7 @@
  * line ends, and a line longer than MAX_LINE_CHARS is split, so one record never grows without bound.
  */
 import { MAX_LINE_CHARS } from '@slipway/contracts/logs';
-import { normalizeTs } from '@slipway/core/logs';
+import { normalizeTs } from '@slipway/records/app-logs';
 import { LineSplitter } from '../docker/streams';
 
 export interface RawLine {

@@ -1,12 +1,12 @@
 /**
  * Every SLIPWAY_SAMPLE_S the worker samples the machine (systeminformation: CPU, load, memory, disk,
  * network) and each running app's container (Docker stats), and adds the samples to the minute and hour
- * history (packages/core/src/metrics.ts). Nothing here takes user input.
+ * history (packages/records/src/metrics.ts). Nothing here takes user input.
  */
 import { readFile, statfs } from 'node:fs/promises';
 import { cpus, loadavg, type CpuInfo } from 'node:os';
 import si from 'systeminformation';
-import { APP_FIELDS, HOST_FIELDS, recordSample, type Sample } from '@slipway/core/metrics';
+import { APP_FIELDS, HOST_FIELDS, recordSample, type Sample } from '@slipway/records/metrics';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
 import { runnerFor } from '../runners';

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { DeployJob } from '@slipway/contracts/job';
 import { imageName } from '@slipway/contracts/names';
-import { dataPaths } from '@slipway/core/config';
+import { dataPaths } from '@slipway/runtime/config';
 import type { WorkerContext } from '../context';
 import { labelsFor } from '../docker/labels';
 import { PipelineError } from '../errors';

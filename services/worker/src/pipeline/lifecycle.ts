@@ -6,12 +6,12 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DeployJob } from '@slipway/contracts/job';
-import { dataPaths } from '@slipway/core/config';
-import { settleOp } from '@slipway/core/enqueue';
-import { appLogDir } from '@slipway/core/logs';
-import { notify } from '@slipway/core/notify';
-import { keys } from '@slipway/core/redis';
-import { announceRoute } from '@slipway/core/routes';
+import { dataPaths } from '@slipway/runtime/config';
+import { settleOp } from '@slipway/records/enqueue';
+import { appLogDir } from '@slipway/records/app-logs';
+import { notify } from '@slipway/records/notify';
+import { keys } from '@slipway/records/redis';
+import { announceRoute } from '@slipway/records/route-announcements';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
 import { PipelineError } from '../errors';

@@ -6,8 +6,8 @@
  */
 import type { Redis } from 'ioredis';
 import { STAGE_PROGRESS, type Deploy, type DeployError, type DeployEvent, type DeployKind, type Stage } from '@slipway/contracts/deploy';
-import { appendEvents } from '@slipway/core/events';
-import type { Store } from '@slipway/core/store';
+import { appendEvents } from '@slipway/records/events';
+import type { Store } from '@slipway/records/store';
 
 const FLUSH_MS = 100;
 const MAX_LINE = 4000;

@@ -3,9 +3,9 @@
  * is health-checked, and the switch drains and stops the old one (SPEC §3). The app's records and the
  * gateways' routes follow the containers, which carry Slipway's labels.
  */
-import { announceRoute } from '@slipway/core/routes';
-import { keys } from '@slipway/core/redis';
-import type { AppRecord } from '@slipway/core/store';
+import { announceRoute } from '@slipway/records/route-announcements';
+import { keys } from '@slipway/records/redis';
+import type { AppRecord } from '@slipway/records/store';
 import type { WorkerContext } from '../context';
 import type { ContainerInfo } from '../docker/engine';
 import { LABEL, labelsFor } from '../docker/labels';

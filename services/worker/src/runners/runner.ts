@@ -3,7 +3,7 @@
  * The Docker runner (one engine, a container per version) and the Swarm runner (a service per app, its
  * tasks on any node) behind the same calls, so the pipeline and the app's lifecycle never ask which one.
  */
-import type { AppRecord } from '@slipway/core/store';
+import type { AppRecord } from '@slipway/records/store';
 import type { ContainerInfo } from '../docker/engine';
 import type { Reporter } from '../pipeline/reporter';
 import type { BuiltImage } from '../stages/build';

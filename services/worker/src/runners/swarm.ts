@@ -7,7 +7,7 @@
  */
 import getPort from 'get-port';
 import type { AppSettings } from '@slipway/contracts/settings';
-import type { AppRecord } from '@slipway/core/store';
+import type { AppRecord } from '@slipway/records/store';
 import type { WorkerContext } from '../context';
 import type { ContainerInfo, ServiceInfo } from '../docker/engine';
 import { LABEL, labelsFor } from '../docker/labels';

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import dockerignore from '@balena/dockerignore';
-import { installPath } from '@slipway/core/install-root';
+import { installPath } from '@slipway/runtime/install-root';
 import type { Readable } from 'node:stream';
 import * as tarFs from 'tar-fs';
 import type { Headers } from 'tar-fs';

@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { dataPaths } from '@slipway/core/config';
+import { dataPaths } from '@slipway/runtime/config';
 import { imageName } from '@slipway/contracts/names';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';

@@ -4,8 +4,8 @@
  * are proven ours by their labels before anything is stopped.
  */
 import type { Redis } from 'ioredis';
-import { announceRoute } from '@slipway/core/routes';
-import type { AppRecord, Store } from '@slipway/core/store';
+import { announceRoute } from '@slipway/records/route-announcements';
+import type { AppRecord, Store } from '@slipway/records/store';
 import type { Engine } from '../docker/engine';
 import { LABEL } from '../docker/labels';
 import type { Healthy } from './health';

@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import { open, readdir, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { resolveLink } from '@slipway/core/links';
+import { resolveLink } from './links';
 import { PipelineError } from '../errors';
 
 /** Every link under `root`, read back from the disk, must resolve inside `root` through all the others. */

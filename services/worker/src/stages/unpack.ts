@@ -13,8 +13,8 @@ import { createGunzip } from 'node:zlib';
 import * as tarFs from 'tar-fs';
 import * as tarStream from 'tar-stream';
 import yauzl from 'yauzl';
-import { checkEntryPath, checkLinkTarget, isUnsafeZipNameError, sniffFile } from '@slipway/core/archive';
-import { LinkTracker, type EntryKind } from '@slipway/core/links';
+import { checkEntryPath, checkLinkTarget, isUnsafeZipNameError, sniffFile } from '@slipway/runtime/archive';
+import { LinkTracker, type EntryKind } from './links';
 import { PipelineError } from '../errors';
 import { checkLinksOnDisk } from './tree';
 

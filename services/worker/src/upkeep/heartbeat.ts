@@ -3,7 +3,7 @@
  * what the engine is (for `GET /api/system`).
  */
 import { hostname } from 'node:os';
-import { keys } from '@slipway/core/redis';
+import { keys } from '@slipway/records/redis';
 import type { WorkerContext } from '../context';
 
 const EVERY_MS = 5_000;

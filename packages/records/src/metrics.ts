@@ -5,7 +5,7 @@
  * during the bucket. Kept 7 days.
  */
 import type { Redis } from 'ioredis';
-import { HOUR, MINUTE } from './traffic';
+import { HOUR, MINUTE } from './traffic-history';
 
 export const METRICS_TTL_S = 8 * 24 * 3600;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LinkTracker, MAX_LINK_HOPS, resolveLink } from '../src/links';
+import { LinkTracker, MAX_LINK_HOPS, resolveLink } from '../src/stages/links';
 
 const lookup = (links: Record<string, string>) => (rel: string) => links[rel];
 

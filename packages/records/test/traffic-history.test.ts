@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketIndex, emptyCount, LATENCY_BOUNDS_MS, percentile } from '../src/traffic';
+import { bucketIndex, emptyCount, LATENCY_BOUNDS_MS, percentile } from '../src/traffic-history';
 
 describe('latency histogram', () => {
   it('puts a latency in the first bucket whose bound holds it', () => {

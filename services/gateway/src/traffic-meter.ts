@@ -1,6 +1,6 @@
 /** Counts requests per app and minute in memory and adds them to Redis every few seconds. */
 import type { Redis } from 'ioredis';
-import { addTraffic, bucketIndex, emptyCount, MINUTE, type TrafficCount } from '@slipway/core/traffic';
+import { addTraffic, bucketIndex, emptyCount, MINUTE, type TrafficCount } from '@slipway/records/traffic-history';
 
 const FLUSH_MS = 5_000;
 

@@ -1,6 +1,6 @@
 /**
  * Where Slipway is installed: the folder holding `templates/Dockerfile.node` (and `ui/build/`). Found by
- * walking up from this module, so the same code finds it run from source (packages/core/src) and from
+ * walking up from this module, so the same code finds it run from source (packages/runtime/src) and from
  * the compiled bundle (dist/).
  */
 import { existsSync } from 'node:fs';

@@ -4,8 +4,8 @@
  * anything a lost message would leave stale.
  */
 import type { Redis } from 'ioredis';
-import { keys } from '@slipway/core/redis';
-import { ADDRESS, parseRouteUpdate, type RouteUpdate } from '@slipway/core/routes';
+import { keys } from '@slipway/records/redis';
+import { ADDRESS, parseRouteUpdate, type RouteUpdate } from '@slipway/records/route-announcements';
 
 export interface Route {
   version: string;

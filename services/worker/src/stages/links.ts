@@ -4,7 +4,7 @@
  * every link that exists, so a chain of links that each look inside but together reach `/` is seen.
  * Pure: the links come from a lookup, an archive's entries so far or a tree read from disk.
  */
-import type { PathCheck } from './archive';
+import type { PathCheck } from '@slipway/runtime/archive';
 
 /** Links followed while resolving one target, as the kernel's own limit (ELOOP). */
 export const MAX_LINK_HOPS = 40;
