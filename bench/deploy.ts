@@ -18,7 +18,7 @@ import { startSlipway } from '../test/helpers/slipway';
 import { startScript, templateFor } from '../services/worker/src/stages/build';
 import { installManifest } from '../services/worker/src/stages/manifests';
 import { Redis } from 'ioredis';
-import { readEvents } from '@slipway/core/events';
+import { readEvents } from '@slipway/records/events';
 import { firstOk, median, saveResult, sleep } from './lib';
 
 const run = promisify(execFile);

@@ -14,7 +14,7 @@ import getPort from 'get-port';
 import { call, tokens, upload, waitForDeploy } from '../test/helpers/api';
 import { fixtureTgz } from '../test/helpers/archives';
 import { removeOwned, removeOwnedNetworks } from '../test/helpers/slipway';
-import { loadSettings } from '@slipway/core/config';
+import { loadSettings } from '@slipway/runtime/config';
 import { median, saveResult, sleep } from './lib';
 
 const idleS = Number(process.argv[2] ?? 30);

@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { keys } from '@slipway/core/redis';
+import { keys } from '@slipway/records/redis';
 import { upload, waitForDeploy } from '../test/helpers/api';
 import { fixtureTgz } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
