@@ -7,7 +7,7 @@
  *   npx tsx bench/logs.ts [seconds=10]
  */
 import { readFile } from 'node:fs/promises';
-import { authHeaders, call, upload, waitForDeploy } from '../test/helpers/api';
+import { authHeaders, call, followSse, upload, waitForDeploy } from '../test/helpers/api';
 import { fixtureTgz } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
 import { saveResult, sleep } from './lib';
@@ -22,28 +22,23 @@ async function cpuSeconds(pid: number): Promise<number> {
 
 async function viewer(url: string, measure: boolean, latencies: number[], stop: AbortSignal): Promise<number> {
   let lines = 0;
-  try {
-    const res = await fetch(url, { headers: authHeaders(url), signal: stop });
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      if (!measure) continue;
-      const now = Date.now();
-      buffer += decoder.decode(chunk, { stream: true });
-      let cut: number;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const t = /"text":"t=(\d+) /.exec(block)?.[1];
-        if (t) {
-          latencies.push(now - Number(t));
-          lines++;
-        }
-      }
+  if (!measure) {
+    // The other viewers only hold their stream open and drain it: parsing theirs would load this client, not Slipway.
+    try {
+      const res = await fetch(url, { headers: authHeaders(url), signal: stop });
+      for await (const _ of res.body as AsyncIterable<Uint8Array>) if (stop.aborted) break;
+    } catch {
+      // aborted: the run is over
     }
-  } catch {
-    // aborted
+    return 0;
   }
+  await followSse(url, ({ event, data, receivedAt }) => {
+    const t = event === 'log' ? /^t=(\d+) /.exec((data as { text: string }).text)?.[1] : undefined;
+    if (t) {
+      latencies.push(receivedAt - Number(t));
+      lines++;
+    }
+  }, stop);
   return lines;
 }
 

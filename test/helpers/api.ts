@@ -1,6 +1,7 @@
 /** A small client for the HTTP API, as curl or the CLI would use it, with the instance's admin token. */
 import { request, type Agent } from 'node:http';
 import type { Deploy } from '@slipway/contracts/deploy';
+import { createParser } from 'eventsource-parser';
 
 /** Base URL → API token, filled in by startSlipway; requests to a known base carry its token. */
 export const tokens = new Map<string, string>();
@@ -98,17 +99,51 @@ export function viaGateway(gatewayUrl: string, host: string, path = '/', agent?:
   });
 }
 
-/** Reads an SSE stream until it ends (or the timeout), returning its events. */
-export async function readSse(url: string, timeoutMs = 30_000): Promise<Array<{ event: string; id?: string; data: any }>> {
-  const res = await fetch(url, { headers: authHeaders(url), signal: AbortSignal.timeout(timeoutMs) });
+export interface SseEvent {
+  event: string;
+  id?: string | undefined;
+  /** The data field as JSON. */
+  data: any;
+  /** When the chunk carrying it arrived (ms since the epoch). */
+  receivedAt: number;
+}
+
+/**
+ * Follows an SSE stream (the same kept parser as the CLI, eventsource-parser) and hands each named event
+ * to `on`, until the stream ends, `signal` aborts it, or `on` returns false. Resolves either way.
+ */
+export async function followSse(url: string, on: (e: SseEvent) => boolean | void, signal?: AbortSignal): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: authHeaders(url), signal });
+  } catch (err) {
+    if (signal?.aborted) return;
+    throw err;
+  }
   if (res.status !== 200) throw new Error(`SSE ${url} answered ${res.status}: ${await res.text()}`);
-  const text = await res.text();
-  return text
-    .split('\n\n')
-    .map((block) => block.split('\n'))
-    .filter((lines) => lines.some((l) => l.startsWith('event: ')))
-    .map((lines) => {
-      const field = (name: string) => lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
-      return { event: field('event')!, id: field('id'), data: JSON.parse(field('data') ?? 'null') };
-    });
+  let stopped = false;
+  let receivedAt = Date.now();
+  const parser = createParser({
+    onEvent: ({ event, id, data }) => {
+      if (!stopped && event) stopped = on({ event, id, data: JSON.parse(data || 'null'), receivedAt }) === false;
+    },
+  });
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      receivedAt = Date.now();
+      parser.feed(decoder.decode(chunk, { stream: true }));
+      if (stopped) return;
+    }
+  } catch (err) {
+    if (!signal?.aborted) throw err;
+  }
+}
+
+/** Reads an SSE stream until it ends (or the timeout), returning its events. */
+export async function readSse(url: string, timeoutMs = 30_000): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  const signal = AbortSignal.timeout(timeoutMs);
+  await followSse(url, (e) => void events.push(e), signal);
+  return events;
 }

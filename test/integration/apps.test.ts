@@ -11,7 +11,7 @@ import getPort from 'get-port';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, get, upload, viaGateway as gatewayGet, waitForDeploy } from '../helpers/api';
+import { call, followSse, get, upload, viaGateway as gatewayGet, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
 import { containersOf, docker, imageExists, startSlipway, type Slipway } from '../helpers/slipway';
 
@@ -119,21 +119,7 @@ describe('notifications and webhooks', () => {
   it('sends deploy and app changes on /api/events, and a signed webhook per finished deploy', async () => {
     const events: Array<{ event: string; data: any }> = [];
     const abort = new AbortController();
-    const stream = fetch(`${slipway.url}/api/events`, { headers: slipway.auth, signal: abort.signal }).then(async (res) => {
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk);
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          const event = /^event: (.+)$/m.exec(block)?.[1];
-          const data = /^data: (.+)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) });
-        }
-      }
-    }).catch(() => {});
+    const stream = followSse(`${slipway.url}/api/events`, ({ event, data }) => void events.push({ event, data }), abort.signal);
     await new Promise((r) => setTimeout(r, 300));
     received.length = 0;
 

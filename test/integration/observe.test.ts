@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogLine } from '@slipway/contracts/logs';
-import { call, upload, waitForDeploy } from '../helpers/api';
+import { call, followSse, upload, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
 import { startSlipway, type Slipway } from '../helpers/slipway';
 
@@ -27,29 +27,11 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs =
 
 /** Reads SSE `log` events for `ms`, or until `enough` says so. */
 async function live(path: string, ms: number, enough: (lines: LogLine[]) => boolean = () => false): Promise<LogLine[]> {
-  const abort = new AbortController();
   const lines: LogLine[] = [];
-  const timer = setTimeout(() => abort.abort(), ms);
-  try {
-    const res = await fetch(`${slipway.url}${path}`, { headers: slipway.auth, signal: abort.signal });
-    let buffer = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk);
-      let cut: number;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const data = /^event: log\ndata: (.+)$/m.exec(block)?.[1];
-        if (data) lines.push(JSON.parse(data) as LogLine);
-      }
-      if (enough(lines)) abort.abort();
-    }
-  } catch {
-    // aborted: done listening
-  } finally {
-    clearTimeout(timer);
-  }
+  await followSse(`${slipway.url}${path}`, ({ event, data }) => {
+    if (event === 'log') lines.push(data as LogLine);
+    return !enough(lines);
+  }, AbortSignal.timeout(ms));
   return lines;
 }
 

@@ -69,6 +69,7 @@ export class EventHub {
     let set = this.logs.get(app);
     if (!set) {
       this.logs.set(app, (set = new Set()));
+      // Redis down: ioredis subscribes again when it reconnects, and the viewer's history read says why it is quiet.
       void this.subscriber.subscribe(logsChannel(app)).catch(() => {});
     }
     set.add(fn);
@@ -76,6 +77,7 @@ export class EventHub {
       set.delete(fn);
       if (set.size) return;
       this.logs.delete(app);
+      // Redis down: the subscription ends with the connection anyway.
       void this.subscriber.unsubscribe(logsChannel(app)).catch(() => {});
     };
   }

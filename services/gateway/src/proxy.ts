@@ -76,6 +76,7 @@ export class Gateway {
     }
     const held = this.pools.get(port);
     this.pools.delete(port);
+    // A pool whose upstream is gone may fail to close cleanly; it is dropped either way.
     void held?.pool.close().catch(() => {});
   }
 

@@ -44,6 +44,7 @@ export async function limitBuildPids(engine: EngineFacts, pids: number): Promise
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'pids.max'), String(pids));
   } catch (err) {
+    // Nothing may have been made: the reason that matters is the one returned below.
     await rmdir(dir).catch(() => {});
     return none(`could not write ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }

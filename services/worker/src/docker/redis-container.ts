@@ -16,6 +16,7 @@ export interface RedisContainerSpec {
 /** Replaces any container of that name, starts it on loopback; `stop` stops and removes it. */
 export async function startRedisContainer(dockerHost: string | undefined, spec: RedisContainerSpec): Promise<{ stop: () => Promise<void> }> {
   const { docker } = new EngineClient(dockerHost);
+  // A leftover of an earlier run, if any (most starts have none).
   await docker.getContainer(spec.name).remove({ force: true }).catch(() => {});
   const container = await docker.createContainer({
     name: spec.name,
@@ -31,5 +32,6 @@ export async function startRedisContainer(dockerHost: string | undefined, spec: 
     },
   });
   await container.start();
+  // At exit: a container that will not stop is replaced at the next start anyway.
   return { stop: () => container.stop({ t: 5 }).then(() => container.remove()).catch(() => {}) };
 }

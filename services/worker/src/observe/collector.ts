@@ -60,10 +60,10 @@ export class LogCollector {
   }
 
   async start(): Promise<void> {
-    this.gc ??= setInterval(() => void this.forgetGone().catch(() => {}), 10 * 60_000);
+    this.gc ??= setInterval(() => void this.forgetGone().catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not forget the cursors of removed containers')), 10 * 60_000);
     // A start event can be missed (the event stream reconnecting, an engine call failing under load):
     // the sweep follows any running container that has no reader, so no app stays without logs for long.
-    this.sweep ??= setInterval(() => void this.attachRunning().catch(() => {}), SWEEP_MS);
+    this.sweep ??= setInterval(() => void this.attachRunning().catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'log sweep could not list containers')), SWEEP_MS);
     await this.watchEvents();
     await this.attachRunning();
   }
@@ -71,7 +71,8 @@ export class LogCollector {
   /** After the engine came back: watch again, and pick up what started meanwhile. */
   private async restart(): Promise<void> {
     await this.watchEvents();
-    await this.attachRunning().catch(() => {});
+    // The engine that just came back may still refuse a listing; the sweep lists again shortly.
+    await this.attachRunning().catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not list containers after the engine came back'));
   }
 
   private async attachRunning(): Promise<void> {
@@ -136,7 +137,7 @@ export class LogCollector {
       this.ctx.log.warn({ container: id.slice(0, 12), err: (err as Error).message }, 'could not follow logs; trying again shortly');
       return;
     }
-    await this.files.attach(id, entry.app, entry.version).catch(() => {});
+    await this.files.attach(id, entry.app, entry.version).catch((err: Error) => this.ctx.log.warn({ container: id.slice(0, 12), err: err.message }, 'could not follow the app\'s log files'));
   }
 
   /**

@@ -30,6 +30,7 @@ export class LogWriter {
   append(app: string, lines: LogLine[]): Promise<void> {
     if (!lines.length) return Promise.resolve();
     const run = this.chain.then(() => this.write(app, lines));
+    // The caller gets the error from `run`; the chain only keeps writes in order.
     this.chain = run.catch(() => {});
     return run;
   }
@@ -55,6 +56,7 @@ export class LogWriter {
       (err: unknown) => err,
     );
     if (written !== data.length) {
+      // Best effort: the next write starts a new segment if this one stays torn.
       await segment.handle.truncate(segment.bytes).catch(() => {});
       throw written instanceof Error ? written : Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     }

@@ -45,7 +45,7 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
     (line) => {
       report.log(line);
       const step = /^Step (\d+)\/(\d+) :/.exec(line);
-      if (step) void report.within(Number(step[1]) / Number(step[2])).catch(() => {});
+      if (step) void report.within(Number(step[1]) / Number(step[2]));
     },
   );
   report.log(`Built ${built.image} (${built.imageId.replace(/^sha256:/, '').slice(0, 12)})`);

@@ -75,6 +75,7 @@ async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string): Pro
   // Deploys still waiting behind this delete are cancelled: the app they would deploy to is gone.
   for (const id of await ctx.redis.lrange(keys.appLine(app), 0, -1)) {
     const deploy = id.startsWith('d') ? await ctx.store.getDeploy(id) : null;
+    // A job that started meanwhile cannot be removed; it fails by itself on the deleted app.
     if (deploy?.status === 'queued') await (await ctx.queue.getJob(id))?.remove().catch(() => {});
   }
   await runnerFor(ctx).remove(app);

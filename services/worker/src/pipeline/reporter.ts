@@ -77,12 +77,14 @@ export class Reporter {
     const progress = Math.round(from + (to - from) * Math.max(0, Math.min(1, fraction)));
     if (progress <= this.progressNow) return;
     this.progressNow = progress;
-    await this.store.updateDeploy(this.deployId, { progress });
+    // Progress inside a stage is cosmetic: a write lost to a Redis hiccup is made good by the next one.
+    await this.store.updateDeploy(this.deployId, { progress }).catch(() => {});
   }
 
   log(line: string): void {
     const text = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
     this.pending.push({ type: 'log', stage: this.stageNow, line: text });
+    // A batch lost here shows as a gap in the build log; the next stage's enter() flushes and reports errors.
     this.timer ??= setTimeout(() => void this.flush().catch(() => {}), FLUSH_MS);
   }
 
@@ -90,6 +92,7 @@ export class Reporter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.pending.splice(0);
+    // The previous batch's error was its caller's; this one only waits for it, to keep the order.
     this.flushing = this.flushing.catch(() => {}).then(() => appendEvents(this.redis, this.deployId, batch));
     await this.flushing;
   }

@@ -51,7 +51,7 @@ export class DockerRunner implements Runner {
       const healthy = await waitHealthy(
         engine,
         { candidate, host: probeHost(settings.bind), path: appSettings.healthPath, timeoutMs: settings.healthTimeoutMs },
-        (fraction) => void report.within(fraction).catch(() => {}),
+        (fraction) => void report.within(fraction),
       );
       report.log(`Healthy: GET ${appSettings.healthPath} answered ${healthy.status} after ${healthy.afterMs} ms`);
 

@@ -65,7 +65,7 @@ export class SwarmRunner implements Runner {
     if (settings.bind !== '0.0.0.0') report.log(`Port ${hostPort} is published on every address of ${settings.swarmPublishMode === 'host' ? "the task's node" : 'every node'}: SLIPWAY_BIND does not apply in swarm mode (docs/swarm.md)`);
 
     await report.enter('health');
-    const task = await converge(ctx, name, target, (fraction) => void report.within(fraction).catch(() => {}));
+    const task = await converge(ctx, name, target, (fraction) => void report.within(fraction));
     const answer = await waitAnswering(probeHost(settings.bind), hostPort, appSettings.healthPath, settings.healthTimeoutMs);
     if (!answer.ok) {
       throw new PipelineError('unhealthy', `The service's task is running but GET ${appSettings.healthPath} on port ${hostPort} answered ${answer.last}`);
