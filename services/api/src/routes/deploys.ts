@@ -8,12 +8,12 @@ import { readEvents, streamIdAfter, type StoredEvent } from '@slipway/records/ev
 import { DEPLOY_ID_RE } from '@slipway/records/ids';
 import { dataPaths } from '@slipway/runtime/config';
 import type { ApiContext } from '../context';
-import { AppError, notFound } from '../errors';
+import { notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
 import { body, query } from '../middleware/validate';
 import { cancelDeploy, retryDeploy } from '../actions';
 import { audit } from '../audit';
-import { receiveArchive, uploadSlot } from '../uploads/receive';
+import { receiveArchive, storedArchive, uploadSlot } from '../uploads/receive';
 import { submitDeploy } from '../submit';
 
 export function deployRoutes(ctx: ApiContext): Router {
@@ -25,8 +25,7 @@ export function deployRoutes(ctx: ApiContext): Router {
     uploadSlot(),
     receiveArchive({ uploadsDir: uploadsDir(ctx), maxBytes: ctx.settings.maxUploadBytes }),
     async (koa) => {
-      const file = koa.file as unknown as Parameters<typeof submitDeploy>[1] | undefined;
-      if (!file) throw new AppError(400, 'archive_required', 'Send the archive as multipart/form-data in the field "archive"');
+      const file = storedArchive(koa);
       // The fields multer parsed beside the archive; refused, they take the stored archive with them.
       let form;
       try {

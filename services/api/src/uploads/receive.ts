@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multer from '@koa/multer';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { AppError } from '../errors';
 
 export interface StoredUpload {
@@ -18,6 +18,16 @@ export interface StoredUpload {
   originalname: string;
   size: number;
   sha256: string;
+}
+
+/**
+ * The archive receiveArchive stored for this request, as the storage engine below recorded it (multer's
+ * own type knows nothing of the hash); answers 400 when the request carried none.
+ */
+export function storedArchive(koa: Context): StoredUpload {
+  const file = (koa as Context & { file?: StoredUpload }).file;
+  if (!file) throw new AppError(400, 'archive_required', 'Send the archive as multipart/form-data in the field "archive"');
+  return file;
 }
 
 /** How long a refused upload may keep sending before its connection is closed. */
