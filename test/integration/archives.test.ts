@@ -70,6 +70,16 @@ describe('names and versions', () => {
     for (const res of [underscore, dash]) expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');
   });
 
+  it('names a gzipped tar uploaded as <app>_<version>.gz or <app>-<version>.gz (SPEC §2), sniffing it by content', async () => {
+    const entries: Entry[] = [{ name: 'Dockerfile', content: 'FROM node:20-slim\nCMD ["node","-e","require(`http`).createServer((q,s)=>s.end(`gz`)).listen(3000)"]\n' }];
+    const underscore = await upload(slipway.url, await tarOf(entries), 'frontend_1.2.0.gz');
+    expect(underscore.status).toBe(202);
+    expect(underscore.body.deploy).toMatchObject({ app: 'frontend', version: '1.2.0' });
+    const dash = await upload(slipway.url, await tarOf(entries), 'admin-web-2.0.1.gz');
+    expect(dash.body.deploy).toMatchObject({ app: 'admin-web', version: '2.0.1' });
+    for (const res of [underscore, dash]) expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');
+  });
+
   it('refuses what is missing or invalid with 422, storing nothing', async () => {
     const noManifest = await tarOf([{ name: 'index.js', content: '' }]);
     await refusedAtUpload(noManifest, 'archive.tgz', {}, 422, 'name_required');

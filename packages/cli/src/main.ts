@@ -50,7 +50,7 @@ program
 program
   .command('deploy')
   .description('deploy a folder (packed for you) or an archive, and follow it')
-  .argument('[path]', 'folder or .tar.gz/.tgz/.tar/.zip', '.')
+  .argument('[path]', 'folder or .tar.gz/.tgz/.gz/.tar/.zip', '.')
   .option('--app <name>', 'app name (default: package.json name, or the file name)')
   .option('--version <version>', 'version (default: package.json version, or the file name)')
   .option('--no-follow', 'return once queued')

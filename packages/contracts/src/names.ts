@@ -21,7 +21,8 @@ export function appNameFromPackageName(pkgName: string): string {
   return scoped ? `${scoped[1]}-${scoped[2]}` : pkgName;
 }
 
-export const ARCHIVE_EXTENSIONS = ['.tar.gz', '.tgz', '.tar', '.zip'] as const;
+/** Longest first: `.gz` (a gzipped tar, the seed's `name_version.gz` uploads) must not shadow `.tar.gz`. */
+export const ARCHIVE_EXTENSIONS = ['.tar.gz', '.tgz', '.tar', '.zip', '.gz'] as const;
 export type ArchiveExtension = (typeof ARCHIVE_EXTENSIONS)[number];
 
 export function archiveExtension(fileName: string): ArchiveExtension | null {
@@ -30,7 +31,7 @@ export function archiveExtension(fileName: string): ArchiveExtension | null {
 }
 
 /**
- * `shop_1.4.2.tar.gz` or `shop-1.4.2.tgz` → {app: 'shop', version: '1.4.2'}.
+ * `shop_1.4.2.tar.gz`, `shop-1.4.2.tgz` or `shop_1.4.2.gz` → {app: 'shop', version: '1.4.2'}.
  * The version is the part after the last `_`, or after the last `-` that is followed by a digit
  * (so `my-app-2.0.0` splits as `my-app` + `2.0.0`, and `my-app-2.0.0-rc.1` keeps its pre-release).
  */

@@ -47,6 +47,10 @@ describe('resolveIdentity (SPEC §2 order)', () => {
       version: '3',
     });
     expect(resolveIdentity({ form: {}, packageJson: null, fileName: 'shop_1.4.2.tar.gz' })).toEqual({ ok: true, app: 'shop', version: '1.4.2' });
+    // SPEC §2: a gzipped tar named `.gz`, the seed's `name_version.gz` uploads, and `name-version.gz`.
+    expect(resolveIdentity({ form: {}, fileName: 'frontend_1.2.0.gz' })).toEqual({ ok: true, app: 'frontend', version: '1.2.0' });
+    expect(resolveIdentity({ form: {}, fileName: 'admin-web-2.0.1.gz' })).toEqual({ ok: true, app: 'admin-web', version: '2.0.1' });
+    expect(resolveIdentity({ form: {}, fileName: 'shop-1.4.2.tar.gz' })).toEqual({ ok: true, app: 'shop', version: '1.4.2' });
   });
 
   it('treats blank form fields as absent', () => {
