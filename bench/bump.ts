@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { upload, waitForDeploy } from '../test/helpers/api';
 import { tarOf, type Entry } from '../test/helpers/archives';
 import { removeOwned, startSlipway } from '../test/helpers/slipway';
-import { startScript, templateFor } from '../services/worker/src/stages/build';
+import { startScript, templateFor } from '../services/worker/src/stages/recipe';
 import { median, saveResult } from './lib';
 
 const run = promisify(execFile);

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { call, upload, viaGateway, waitForDeploy } from '../test/helpers/api';
 import { FIXTURES, tarOf, type Entry } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
-import { startScript, templateFor } from '../services/worker/src/stages/build';
+import { startScript, templateFor } from '../services/worker/src/stages/recipe';
 import { installManifest } from '../services/worker/src/stages/manifests';
 import { Redis } from 'ioredis';
 import { readEvents } from '@slipway/records/events';

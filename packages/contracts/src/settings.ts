@@ -25,6 +25,13 @@ const fields = {
   /** Files inside the container collected as extra log streams (issue 5). */
   logFiles: z.array(z.string().max(512).regex(/^\/[^\0]*$/, 'absolute paths inside the container')).max(20),
   webhooks: z.array(z.url({ protocol: /^https?$/ }).max(2048)).max(10),
+  /** How to build and run it, when the guess from the files is wrong (issue 15). */
+  kind: z.enum(['dockerfile', 'static', 'frontend', 'node']),
+  /** A front-end's build folder when it is not dist/, build/, out/ or public/. */
+  outputDir: z
+    .string()
+    .max(256)
+    .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\/-]+$/, 'a folder inside the app, such as "dist" or "web/build" (no "..", not absolute)'),
 };
 
 export const AppSettingsSchema = z
@@ -37,6 +44,8 @@ export const AppSettingsSchema = z
     cpus: fields.cpus.default(1),
     logFiles: fields.logFiles.default([]),
     webhooks: fields.webhooks.default([]),
+    kind: fields.kind.optional(),
+    outputDir: fields.outputDir.optional(),
   })
   .strict();
 export type AppSettings = z.infer<typeof AppSettingsSchema>;

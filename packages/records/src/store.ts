@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { DeploySchema, type Deploy } from '@slipway/contracts/deploy';
 import { AppSettingsSchema, DEFAULT_SETTINGS, type AppSettings } from '@slipway/contracts/settings';
 import { keys } from './redis';
+import type { AppKind } from '@slipway/contracts/app';
 
 /** `ok`: ran and its image is kept; `pruned`: ran, image removed by retention (archive kept). */
 export type VersionState = 'pending' | 'ok' | 'failed' | 'pruned';
@@ -20,6 +21,9 @@ export interface VersionRecord {
   archivePath?: string;
   /** When it last became the running version. */
   deployedAt?: string;
+  /** How it was built (issue 15), and for sites the folder served and its file count. */
+  kind?: AppKind;
+  site?: { dir: string; files: number };
 }
 
 /** What the app currently runs; written by the worker at switch time. */

@@ -56,5 +56,7 @@ function versionView(v: VersionRecord, record: AppRecord): AppVersion {
     ...(v.deployedAt ? { deployedAt: v.deployedAt } : {}),
     status,
     deployId: v.deployId,
+    ...(v.kind ? { kind: v.kind } : {}),
+    ...(v.site ? { site: v.site } : {}),
   };
 }

@@ -2,7 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startScript, templateFor, withLabels } from '../src/stages/build';
+import { withLabels } from '../src/stages/build';
+import { startScript, templateFor } from '../src/stages/recipe';
 import { instructions } from '../src/stages/dockerfile';
 
 describe('withLabels', () => {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tarStream from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { packContext, startScript } from '../src/stages/build';
+import { packContext } from '../src/stages/build';
+import { startScript } from '../src/stages/recipe';
 import { checkLinksOnDisk, existsInside, readInside, readManifest } from '../src/stages/tree';
 
 const made: string[] = [];
@@ -60,7 +61,7 @@ describe('the build reads its inputs inside the tree only', () => {
     }
     await expect(readManifest(app)).rejects.toMatchObject({ code: 'unsafe_archive' });
     await expect(startScript(app)).rejects.toMatchObject({ code: 'unsafe_archive' });
-    await expect(packContext(app, 'FROM x\n', true)).rejects.toMatchObject({ code: 'unsafe_archive' });
+    await expect(packContext(app, 'FROM x\n', 'node')).rejects.toMatchObject({ code: 'unsafe_archive' });
   });
 
   it('refuses an absolute link out and a path that climbs out, and never probes the host for main', async () => {
@@ -106,7 +107,7 @@ describe('the build context', () => {
       });
     });
     const done = new Promise<void>((resolve, reject) => extract.on('finish', () => resolve()).on('error', reject));
-    (await packContext(app, 'FROM x\n', true)).pipe(extract);
+    (await packContext(app, 'FROM x\n', 'node')).pipe(extract);
     await done;
     expect(entries.get('stolen.json')).toMatchObject({ type: 'symlink', linkname: path.join(host, 'package.json'), body: '' });
     expect([...entries.values()].some((e) => e.body.includes('planted'))).toBe(false);

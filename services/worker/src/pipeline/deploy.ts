@@ -32,6 +32,7 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
   report.log(`Unpacked ${source.files} entries (${(source.bytes / 1048576).toFixed(1)} MiB)`);
 
   await report.enter('build');
+  const { kind, outputDir } = await ctx.store.getSettings(job.app);
   const built = await build(
     engine,
     {
@@ -41,6 +42,8 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
       baseImage: settings.baseImage,
       timeoutMs: settings.buildTimeoutMs,
       limits: { memoryBytes: settings.buildMemoryBytes, cpus: settings.buildCpus, pids: settings.buildPids, networkPool: settings.networkPool },
+      kind,
+      outputDir,
     },
     (line) => {
       report.log(line);
@@ -49,6 +52,8 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
     },
   );
   report.log(`Built ${built.image} (${built.imageId.replace(/^sha256:/, '').slice(0, 12)})`);
+  if (built.site) report.log(`Serving ${built.site.dir === '.' ? 'the archive as it is' : `${built.site.dir}/`} (${built.site.files} files)`);
+  await recordBuild(ctx, job, built);
 
   const runner = runnerFor(ctx);
   await runner.publish(built, job, report);
@@ -69,4 +74,10 @@ async function keptImage(ctx: WorkerContext, job: Target): Promise<BuiltImage> {
     throw new PipelineError('image_pruned', `The image of ${job.app} ${job.version} is gone; build it again with POST /api/apps/${job.app}/versions/${job.version}/rebuild`);
   }
   return { image, imageId };
+}
+
+/** The version remembers how it was built (the panel shows it; a rollback keeps it). */
+async function recordBuild(ctx: WorkerContext, job: Target, built: BuiltImage): Promise<void> {
+  const version = await ctx.store.getVersion(job.app, job.version);
+  if (version) await ctx.store.putVersion(job.app, { ...version, ...(built.kind ? { kind: built.kind } : {}), ...(built.site ? { site: built.site } : {}) });
 }

@@ -1,11 +1,11 @@
 /**
- * Stage 2: an image `<prefix><app>:<version>` from the app's own Dockerfile, or from the Node template
- * (SPEC §3). The build context is packed here, honouring .dockerignore like the docker CLI does.
+ * Stage 2: an image `<prefix><app>:<version>` from the app's own Dockerfile, the Node template, or the
+ * static-site template (SPEC §3; which one: stages/recipe.ts). The build context is packed here,
+ * honouring .dockerignore like the docker CLI does.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import dockerignore from '@balena/dockerignore';
-import { installPath } from '@slipway/runtime/install-root';
+import type { AppKind } from '@slipway/contracts/app';
 import type { Readable } from 'node:stream';
 import * as tarFs from 'tar-fs';
 import type { Headers } from 'tar-fs';
@@ -15,10 +15,10 @@ import { PipelineError } from '../errors';
 import { containBuild, refuseHostFetches, requireLabels, type BuildSettings } from './contain';
 import { escapeChar } from './dockerfile';
 import { DEPENDENCY_MANIFESTS, installManifest } from './manifests';
-import { existsInside, readInside, readManifest } from './tree';
+import { detectKind, siteTemplateFor, startScript, templateFor } from './recipe';
+import { siteLine, siteServerFiles, type ContextFile } from './site-server';
+import { readInside } from './tree';
 import type { SourceDir } from './unpack';
-
-export const TEMPLATE_PATH = installPath('templates', 'Dockerfile.node');
 
 export interface BuildInput {
   source: SourceDir;
@@ -27,11 +27,18 @@ export interface BuildInput {
   baseImage: string;
   timeoutMs: number;
   limits: BuildSettings;
+  /** The app's `kind` and `outputDir` settings, when set. */
+  kind?: AppKind | undefined;
+  outputDir?: string | undefined;
 }
 
 export interface BuiltImage {
   image: string;
   imageId: string;
+  /** How it was built; unknown for an image kept from before Slipway recorded it. */
+  kind?: AppKind;
+  /** A site's served folder and its file count. */
+  site?: { dir: string; files: number };
 }
 
 const MAX_DOCKERFILE_BYTES = 1024 * 1024;
@@ -40,23 +47,34 @@ const TEMPLATE_IGNORES = ['node_modules', '.git'];
 
 export async function build(engine: Engine, input: BuildInput, onLine: (line: string) => void): Promise<BuiltImage> {
   const dir = input.source.dir;
-  const own = (await readInside(dir, 'Dockerfile'))?.toString('utf8') ?? null;
+  const kind = await detectKind(dir, input.kind);
+  const own = kind === 'dockerfile' ? ((await readInside(dir, 'Dockerfile'))?.toString('utf8') ?? null) : null;
+  if (kind === 'dockerfile' && own === null) throw new PipelineError('build_failed', 'The app\'s kind is "dockerfile" but the archive has no Dockerfile at its root');
   if (own !== null && Buffer.byteLength(own) > MAX_DOCKERFILE_BYTES) throw new PipelineError('build_failed', 'The Dockerfile is larger than 1 MiB');
-  const source = own ?? (await templateFor(dir));
-  const buildargs: Record<string, string> = own !== null ? {} : { BASE_IMAGE: input.baseImage };
+  const source = own ?? (kind === 'node' ? await templateFor(dir) : await siteTemplateFor(kind as 'static' | 'frontend'));
+  const buildargs: Record<string, string> = kind === 'dockerfile' ? {} : { BASE_IMAGE: input.baseImage };
+  // A static site serves its root; a front-end the folder its build made (outputDir, else the usual ones).
+  if (kind === 'static') buildargs.OUTPUT_DIR = input.outputDir ?? '.';
+  else if (kind === 'frontend' && input.outputDir) buildargs.OUTPUT_DIR = input.outputDir;
   await refuseHostFetches(engine, source, buildargs);
   const dockerfile = withLabels(source, input.labels);
-  const context = await packContext(dir, dockerfile, own === null);
-  onLine(own !== null ? "Building with the app's own Dockerfile" : `Building with the Node template (base image ${input.baseImage})`);
+  const context = await packContext(dir, dockerfile, kind);
+  onLine(own !== null ? "Building with the app's own Dockerfile" : `Building as ${KIND_NAMES[kind]} (base image ${input.baseImage})`);
   const contained = await containBuild(engine, input.limits, input.labels, onLine);
+  let site: BuiltImage['site'];
+  const tail = new BuildTail();
   try {
     const { imageId } = await engine.images.build(
       context,
       { tag: input.image, dockerfile: '.slipway/Dockerfile', buildargs, timeoutMs: input.timeoutMs, limits: contained.limits },
-      onLine,
+      (line) => {
+        if (kind === 'static' || kind === 'frontend') site = siteLine(line) ?? site;
+        tail.push(line);
+        onLine(line);
+      },
     );
     await requireLabels(engine, imageId, input.labels);
-    return { image: input.image, imageId };
+    return { image: input.image, imageId, kind, ...(site ? { site } : {}) };
   } catch (err) {
     if (err instanceof BuildError && !err.timedOut) {
       // A step killed or a stream cut short is what an engine going down looks like: watch it for a few
@@ -65,7 +83,7 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
       if (suspect ? await engineStopping(engine) : !(await engine.ping(1000))) {
         throw new PipelineError('engine_error', `The Docker engine stopped during the build (${err.message.slice(-60)})`, true);
       }
-      if (!KILLED.test(err.message)) throw new PipelineError('build_failed', err.message);
+      if (!KILLED.test(err.message)) throw new PipelineError('build_failed', tail.withMessage(err.message));
       const limit = Math.round(input.limits.memoryBytes / 1048576);
       throw new PipelineError('build_failed', `${err.message}\nExit code 137: the step was killed, most often for using more than the build's ${limit} MiB of memory (SLIPWAY_BUILD_MEMORY_MB)`);
     }
@@ -74,6 +92,32 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
     throw err;
   } finally {
     await contained.release();
+  }
+}
+
+const KIND_NAMES: Record<AppKind, string> = {
+  dockerfile: 'its own Dockerfile',
+  node: 'a Node app with the Node template',
+  static: 'a static site (its files as they are, served by sirv)',
+  frontend: 'a front-end (its build, then the output served by sirv)',
+};
+
+/**
+ * The step's own last words: the builder's error only says which command failed and its exit code, while
+ * what the user needs ("cannot find module …") is in the lines the step printed before.
+ */
+class BuildTail {
+  private readonly lines: string[] = [];
+
+  push(line: string): void {
+    if (/^(Step \d+\/\d+ :| ---> |Removing intermediate container|Successfully )/.test(line) || !line.trim()) return;
+    this.lines.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+    if (this.lines.length > 12) this.lines.shift();
+  }
+
+  withMessage(message: string): string {
+    const said = this.lines.filter((l) => l !== message);
+    return said.length ? `${message}\nLast lines of the build:\n${said.join('\n')}` : message;
   }
 }
 
@@ -111,16 +155,19 @@ export function withLabels(dockerfile: string, labels: Record<string, string>): 
  * manifests alone, normalised (so `npm ci` is cached until the dependencies change), and the start script. The .dockerignore itself
  * is not sent, so the builder cannot apply it a second time and hide `.slipway/`.
  */
-export async function packContext(dir: string, dockerfile: string, template: boolean): Promise<Readable> {
+export async function packContext(dir: string, dockerfile: string, kind: AppKind): Promise<Readable> {
+  const template = kind !== 'dockerfile';
   const ignored = await ignoreFilter(dir, template ? TEMPLATE_IGNORES : []);
-  const extra: Array<{ name: string; content: Buffer | string; mode?: number }> = [{ name: '.slipway/Dockerfile', content: dockerfile }];
+  const extra: ContextFile[] = [{ name: '.slipway/Dockerfile', content: dockerfile }];
   if (template) {
-    extra.push({ name: '.slipway/start.sh', content: await startScript(dir), mode: 0o755 }, { name: '.slipway/deps/.keep', content: '' });
+    extra.push({ name: '.slipway/deps/.keep', content: '' });
     for (const name of DEPENDENCY_MANIFESTS) {
       const content = await readInside(dir, name);
       if (content) extra.push({ name: `.slipway/deps/${name}`, content: installManifest(name, content) });
     }
   }
+  if (kind === 'node') extra.push({ name: '.slipway/start.sh', content: await startScript(dir), mode: 0o755 });
+  if (kind === 'static' || kind === 'frontend') extra.push(...(await siteServerFiles()));
   return tarFs.pack(dir, {
     // A link travels as a link, never as the file it names: the context holds only the app's own files.
     dereference: false,
@@ -141,50 +188,6 @@ async function ignoreFilter(dir: string, extra: string[]): Promise<(rel: string)
   const rules = (await readInside(dir, '.dockerignore'))?.toString('utf8') ?? '';
   const ig = dockerignore({ ignorecase: false }).add(rules).add(extra);
   return (rel) => ig.ignores(rel);
-}
-
-/**
- * The Node template for this app: without its source step (between `# slipway:source-step` and
- * `# slipway:end`) when the app has no Makefile, no build script and no dev dependencies, which is
- * decided here, from the files, rather than by a build step that would cost its run and commit anyway.
- */
-export async function templateFor(dir: string): Promise<string> {
-  const template = await readFile(TEMPLATE_PATH, 'utf8');
-  const pkg = await readManifest(dir);
-  const scripts = (pkg?.scripts ?? {}) as Record<string, unknown>;
-  const devDependencies = (pkg?.devDependencies ?? {}) as Record<string, unknown>;
-  const work = (await existsInside(dir, 'Makefile')) || typeof scripts.build === 'string' || Object.keys(devDependencies).length > 0;
-  return work ? template : template.replace(/^# slipway:source-step\n[\s\S]*?^# slipway:end\n/m, '');
-}
-
-/** SPEC §3: `npm start`, else `node <main>`, else the Makefile's `start`, else index.js/server.js. */
-export async function startScript(dir: string): Promise<string> {
-  const pkg = await readManifest(dir);
-  const scripts = (pkg?.scripts ?? {}) as Record<string, unknown>;
-  let command: string | null = null;
-  if (typeof scripts.start === 'string' && scripts.start.trim()) command = 'npm start';
-  else if (typeof pkg?.main === 'string' && pkg.main.trim() && ((await existsInside(dir, pkg.main)) || (await existsInside(dir, `${pkg.main}.js`)))) {
-    command = `node ${shellQuote(pkg.main)}`;
-  }
-  else if (await makefileHasTarget(dir, 'start')) command = 'make start';
-  else if (await existsInside(dir, 'index.js')) command = 'node index.js';
-  else if (await existsInside(dir, 'server.js')) command = 'node server.js';
-  if (!command) {
-    throw new PipelineError(
-      'build_failed',
-      'Nothing to start: add a "start" script or "main" to package.json, a "start" target to the Makefile, an index.js, or a Dockerfile',
-    );
-  }
-  return `#!/bin/sh\n# Written by Slipway: how this app starts.\nexec ${command}\n`;
-}
-
-async function makefileHasTarget(dir: string, target: string): Promise<boolean> {
-  const makefile = (await readInside(dir, 'Makefile'))?.toString('utf8') ?? null;
-  return makefile !== null && new RegExp(`^${target}\\s*:`, 'm').test(makefile);
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Files enter the image owned by root, whatever uid the archive carried. */
