@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { viaGateway } from '../helpers/api';
+import { call, viaGateway } from '../helpers/api';
 import { FIXTURES, fixtureEntries, tarOf } from '../helpers/archives';
 import { cliBundle } from '../helpers/cli';
 import { startSlipway, type Slipway } from '../helpers/slipway';
@@ -145,6 +145,20 @@ describe('slipway CLI', () => {
     expect(shipped).not.toContain('secret.env');
     expect(shipped).not.toContain('etc-link');
     expect(shipped).not.toContain('node_modules');
+  });
+
+  it('deploys a built site\'s folder with no flags: named after its project, versioned by the time, served as a static site', async () => {
+    const project = await mkdtemp(path.join(tmpdir(), 'slipway-cli-'));
+    const dist = path.join(project, 'launch-page', 'dist');
+    await mkdir(path.join(dist, 'assets'), { recursive: true });
+    await writeFile(path.join(dist, 'index.html'), '<h1>launch</h1>');
+    await writeFile(path.join(dist, 'assets', 'app-1a2b3c4d.js'), '1;');
+    const run = await cli(['deploy', dist, '--quiet']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/Queued launch-page \d{8}-\d{6} /);
+    const { body } = await call(slipway.url, 'GET', '/api/apps/launch-page');
+    expect(body.app.versions[0]).toMatchObject({ kind: 'static', site: { dir: '.', files: 2 } });
+    expect(await (await fetch(`http://127.0.0.1:${body.app.current.port}/any/route`)).text()).toBe('<h1>launch</h1>');
   });
 
   it('makes a token for CI', async () => {

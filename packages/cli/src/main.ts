@@ -15,7 +15,7 @@ import { version } from '../package.json';
 import { CliError, Client } from './client';
 import { loadConfig, saveConfig } from './config';
 import { describeFailure, follow, type Out } from './follow';
-import { packFolder } from './pack';
+import { folderIdentity, packFolder } from './pack';
 import { uploadArchive } from './upload';
 
 const out: Out = {
@@ -61,15 +61,17 @@ program
     if (!info) throw new CliError(`No such file or folder: ${target}`, 64);
     let file = target;
     let temp: string | null = null;
+    let named: { app?: string; version?: string } = {};
     if (info.isDirectory()) {
       const packed = await packFolder(target, (rel, why) => out.error(`skipped ${rel}: ${why}`));
       file = temp = packed.file;
+      named = await folderIdentity(target);
       out.line(`Packed ${packed.entries} entries from ${path.resolve(target)}`);
     }
     try {
       const bar = process.stderr.isTTY ? new SingleBar({ format: 'Uploading [{bar}] {percentage}% {value}/{total} bytes', hideCursor: true }) : null;
       let started = false;
-      const deploy = await uploadArchive(c, file, { app: opts.app, version: opts.version, fileName: temp ? `${path.basename(path.resolve(target))}.tar.gz` : undefined }, (sent, total) => {
+      const deploy = await uploadArchive(c, file, { app: opts.app ?? named.app, version: opts.version ?? named.version, fileName: temp ? `${path.basename(path.resolve(target))}.tar.gz` : undefined }, (sent, total) => {
         if (!bar) return;
         if (!started) bar.start(total, 0);
         started = true;

@@ -58,3 +58,21 @@ async function collectOutsideLinks(root: string, found: Set<string>, ig: { ignor
     }
   }
 }
+
+/** Build folders whose own name says nothing about the app: it is named after the project above them. */
+const OUTPUT_FOLDERS = new Set(['dist', 'build', 'out', 'public', 'www', 'site']);
+
+/**
+ * What a packed folder is called when neither the flags nor its package.json say (`slipway deploy ./dist`
+ * of a built site just works): the folder's name (the project's, for a build folder), and the time of the
+ * upload as the version.
+ */
+export async function folderIdentity(dir: string, now = new Date()): Promise<{ app?: string; version?: string }> {
+  const pkg = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8').catch(() => '{}')) as { name?: unknown; version?: unknown };
+  const root = await realpath(dir);
+  const base = path.basename(root);
+  const named = OUTPUT_FOLDERS.has(base.toLowerCase()) ? path.basename(path.dirname(root)) : base;
+  const app = named.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  const version = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return { ...(typeof pkg.name === 'string' || !app ? {} : { app }), ...(typeof pkg.version === 'string' ? {} : { version }) };
+}
