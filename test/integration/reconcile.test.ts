@@ -76,4 +76,33 @@ describe('reconciliation at worker start', () => {
       redis.disconnect();
     }
   });
+
+  it("leaves an app with a deploy in its line to that deploy, so the gateways never lose the container they route to", async () => {
+    // A worker killed inside the switch, between writing the app's record (now naming the candidate) and
+    // telling the gateways: they still route to the old container, which is no longer the recorded one.
+    // Removing it here answered 502 until the retried deploy switched again.
+    const redis = new Redis(slipway.redisUrl);
+    const record = await redis.hgetall('slipway:app:hello');
+    const candidate = await docker.createContainer({
+      name: `slipway-hello-candidate-${slipway.instance}`,
+      Image: `${slipway.prefix}hello:1.0.0`,
+      Labels: { 'io.slipway.managed': 'true', 'io.slipway.instance': slipway.instance, 'io.slipway.app': 'hello', 'io.slipway.version': '2.0.0', 'io.slipway.deploy': 'd2222222222222222' },
+      Env: ['PORT=3000'],
+      HostConfig: { NetworkMode: `slipway-hello-${slipway.instance}` },
+    });
+    try {
+      await redis.rpush('slipway:app:hello:line', 'd2222222222222222');
+      await redis.hset('slipway:app:hello', 'containerId', candidate.id);
+
+      await slipway.killWorker('SIGTERM');
+      await slipway.startWorker();
+      expect((await docker.getContainer(record.containerId!).inspect()).State.Running).toBe(true);
+      expect((await viaGateway(slipway.gatewayUrl, 'hello.localhost')).text).toBe('hello 1.0.0\n');
+    } finally {
+      await redis.del('slipway:app:hello:line');
+      await redis.hset('slipway:app:hello', 'containerId', record.containerId!);
+      await candidate.remove({ force: true });
+      redis.disconnect();
+    }
+  });
 });

@@ -102,6 +102,10 @@ export class DockerRunner implements Runner {
       if (app) byApp.set(app, [...(byApp.get(app) ?? []), c]);
     }
     for (const app of new Set([...(await ctx.store.listAppNames()), ...byApp.keys()])) {
+      // An app with a deploy in its line is that job's to tidy: its switch tells the gateways before it removes
+      // anything. Removing here could leave them on a container that is gone (a worker killed between
+      // writing the app's record and announcing it), answering 502 until the job's own switch.
+      if (await ctx.redis.llen(keys.appLine(app))) continue;
       const record = await ctx.store.getAppRecord(app);
       // Candidates of deploys that are no longer in progress, and not the current container, are orphans.
       const keep: ContainerInfo[] = [];
@@ -125,6 +129,7 @@ export class DockerRunner implements Runner {
         .sort((a, b) => (b.labels[LABEL.deploy] ?? '').localeCompare(a.labels[LABEL.deploy] ?? ''))[0];
       if (adopt) {
         const port = adopt.ports.find((p) => p.hostPort)?.hostPort ?? null;
+        await ctx.engine.containers.keepRunning(adopt.id);
         await recordAdopted(ctx, app, record, { version: adopt.labels[LABEL.version] ?? '', image: adopt.image, deployId: adopt.labels[LABEL.deploy] ?? '', port, address: adopt.address, containerId: adopt.id });
         report.adoptedApps.push(app);
       } else if (record.current) {
@@ -136,11 +141,11 @@ export class DockerRunner implements Runner {
 
   /**
    * A container that ran again (the engine or the host restarted) may have another address on its app
-   * network: the record and the gateways follow. Not while a job of the app runs, which may be switching it.
+   * network: the record and the gateways follow.
    */
   private async refreshAddress(app: string, record: AppRecord, address: string): Promise<void> {
     const { ctx } = this;
-    if (address === record.address || !record.current || (await ctx.redis.llen(keys.appLine(app)))) return;
+    if (address === record.address || !record.current) return;
     await ctx.store.setAppRecord(app, { address });
     await announceRoute(ctx.redis, { app, version: record.current, port: record.port ?? null, address, previousPort: null }, 0);
   }
