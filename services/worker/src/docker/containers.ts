@@ -55,7 +55,9 @@ export class Containers {
         HostConfig: {
           NetworkMode: spec.network,
           PortBindings: { [port]: [{ HostIp: spec.hostIp, HostPort: String(spec.hostPort) }] },
-          RestartPolicy: { Name: 'unless-stopped' },
+          // A candidate is not restarted by the engine: a crash during its health check must stay visible
+          // (with its exit code) and fail the deploy. The switch gives the live one its restart policy.
+          RestartPolicy: { Name: 'no' },
           Init: true,
           Memory: spec.memoryBytes,
           MemorySwap: spec.memoryBytes,
@@ -84,6 +86,11 @@ export class Containers {
   async address(id: string): Promise<string | null> {
     const info = await this.c.call('inspect container', () => this.c.docker.getContainer(id).inspect());
     return addressOf(info.State.Running, info.NetworkSettings?.Networks, Number.parseInt(Object.keys(info.HostConfig?.PortBindings ?? {})[0] ?? '', 10));
+  }
+
+  /** The live version comes back after a crash or an engine restart, until it is stopped on purpose. */
+  async keepRunning(id: string): Promise<void> {
+    await this.c.call('update container', () => this.c.docker.getContainer(id).update({ RestartPolicy: { Name: 'unless-stopped' } }));
   }
 
   async rename(id: string, name: string): Promise<void> {

@@ -36,6 +36,7 @@ export async function switchTo(
   const { engine } = deps;
   const [before, containers] = await Promise.all([deps.store.getAppRecord(input.app), engine.containers.list({ [LABEL.app]: input.app })]);
   const { hostPort: port, address, containerId } = input.healthy;
+  await engine.containers.keepRunning(containerId);
   const { live, drain } = await recordSwitch(deps, before, { app: input.app, version: input.version, port, address, containerId }, input.stopGraceS);
   if (drain.gateways) onLine(`Gateway switched to ${input.version} (${drain.drained}/${drain.gateways} drained the old upstream)`);
 
