@@ -63,6 +63,8 @@ describe('the panel', () => {
     const stages = await page.locator('.stages li.done').allTextContents();
     expect(stages).toEqual(['Queued', 'Unpack', 'Build', 'Start', 'Health check', 'Switch', 'Done']);
     expect(await page.locator('.build-log').textContent()).toMatch(/Step \d+\/\d+ : FROM/);
+    // How it was built (issue 15): the hello fixture goes through the Node template.
+    expect(await page.locator('.deploy-progress [data-built]').textContent()).toBe('Built as: Node app');
     await expect.poll(() => page.locator('[data-kind=success]').first().textContent()).toContain('hello 1.0.0 deployed');
     await shoot(page, 'deploy');
 
@@ -105,6 +107,7 @@ describe('the panel', () => {
     await page.waitForSelector('.deploy-progress[data-status=succeeded]', { timeout: 60_000 });
     await expect.poll(async () => (await viaGateway(slipway.gatewayUrl, 'hello.localhost')).text.trim()).toBe('hello 1.0.0');
     await expect.poll(() => page.locator('tr[data-version="1.0.0"] [data-status]').textContent(), { timeout: 20_000 }).toBe('running');
+    expect((await page.locator('tr[data-version="1.0.0"] [data-built]').textContent())?.trim()).toBe('Node app');
     await shoot(page, 'app');
   });
 

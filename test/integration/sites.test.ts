@@ -59,6 +59,7 @@ describe('a static site', () => {
     const done = await deployed(await tarOf(site('plain site')), 'plain.tgz', { app: 'plain', version: '1.0.0' });
     expect(done.status).toBe('succeeded');
     expect(await versionOf('plain', '1.0.0')).toMatchObject({ kind: 'static', site: { dir: '.', files: 3 } });
+    expect(done.build).toEqual({ kind: 'static', site: { dir: '.', files: 3 } });
     const base = `http://127.0.0.1:${done.port}`;
 
     const index = await fetch(`${base}/`);
@@ -93,6 +94,7 @@ describe('a front-end build', () => {
     const done = await deployed(await tarOf([{ name: 'Makefile', content: makefile }, { name: 'src/main.txt', content: 'source\n' }]), 'console_2.1.0.gz');
     expect(done).toMatchObject({ app: 'console', version: '2.1.0', status: 'succeeded' });
     expect(await versionOf('console', '2.1.0')).toMatchObject({ kind: 'frontend', site: { dir: 'dist', files: 2 } });
+    expect(done.build).toEqual({ kind: 'frontend', site: { dir: 'dist', files: 2 } });
     expect(await (await fetch(`http://127.0.0.1:${done.port}/settings`)).text()).toBe('<h1>made by make</h1>');
     expect(await imageHolds(`${slipway.prefix}console:2.1.0`)).toBe('assets index.html');
   });

@@ -1,14 +1,9 @@
 import { z } from 'zod';
 import { DeploySchema } from './deploy';
+import { AppKindSchema, SiteSchema } from './kinds';
 import { AppSettingsSchema } from './settings';
 
-/**
- * How a version is built and run (SPEC §3, issue 15): its own `dockerfile`; a `static` site (an index.html
- * at the root, nothing to build or start); a `frontend` whose build leaves a folder with an index.html;
- * a `node` app through the template. Detected from the files unless the app's `kind` setting says.
- */
-export const AppKindSchema = z.enum(['dockerfile', 'static', 'frontend', 'node']);
-export type AppKind = z.infer<typeof AppKindSchema>;
+export { AppKindSchema, type AppKind } from './kinds';
 
 /** `pending`: being deployed now; `pruned`: its image was removed by retention (its archive is kept). */
 export const VersionStatusSchema = z.enum(['running', 'previous', 'kept', 'pruned', 'failed', 'pending']);
@@ -23,8 +18,8 @@ export const AppVersionSchema = z.object({
   deployId: z.string(),
   /** Set once it is built. */
   kind: AppKindSchema.optional(),
-  /** Static sites and front-ends: the folder served (relative to the app's root) and its file count. */
-  site: z.object({ dir: z.string(), files: z.number().int() }).optional(),
+  /** Static sites and front-ends: the folder served and its file count. */
+  site: SiteSchema.optional(),
 });
 export type AppVersion = z.infer<typeof AppVersionSchema>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodeSchema } from './errors';
+import { AppKindSchema, SiteSchema } from './kinds';
 
 /** SPEC §3: the stages a deploy passes, in order. */
 export const STAGES = ['queued', 'unpack', 'build', 'start', 'health', 'switch', 'done'] as const;
@@ -48,6 +49,8 @@ export const DeploySchema = z.object({
   attempts: z.number().int().optional(),
   /** Why a rollback or restart was queued: by a user, or automatically after a failed switch. */
   trigger: z.enum(['user', 'auto']).optional(),
+  /** How its version was built (issue 15), once the build is done; for sites, the folder served. */
+  build: z.object({ kind: AppKindSchema, site: SiteSchema.optional() }).optional(),
   /** Set on a deploy that was rolled back automatically after its switch. */
   rolledBack: z.object({ by: z.string(), to: z.string(), reason: z.string() }).optional(),
   createdAt: z.string(),

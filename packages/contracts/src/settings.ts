@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Scope } from './auth';
+import { AppKindSchema } from './kinds';
 import { isSecretEnv, MASK, redactUrl } from './secrets';
 
 export { isSecretName, MASK } from './secrets';
@@ -26,7 +27,7 @@ const fields = {
   logFiles: z.array(z.string().max(512).regex(/^\/[^\0]*$/, 'absolute paths inside the container')).max(20),
   webhooks: z.array(z.url({ protocol: /^https?$/ }).max(2048)).max(10),
   /** How to build and run it, when the guess from the files is wrong (issue 15). */
-  kind: z.enum(['dockerfile', 'static', 'frontend', 'node']),
+  kind: AppKindSchema,
   /** A front-end's build folder when it is not dist/, build/, out/ or public/. */
   outputDir: z
     .string()

@@ -241,7 +241,7 @@ function encode(deploy: Deploy): Record<string, string> {
   return out;
 }
 
-const JSON_FIELDS = new Set(['progress', 'port', 'error', 'archive', 'attempts', 'rolledBack']);
+const JSON_FIELDS = new Set(['progress', 'port', 'error', 'archive', 'attempts', 'rolledBack', 'build']);
 
 function decode(hash: Record<string, string>): Deploy {
   const obj: Record<string, unknown> = {};

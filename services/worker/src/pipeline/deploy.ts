@@ -54,6 +54,7 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
   report.log(`Built ${built.image} (${built.imageId.replace(/^sha256:/, '').slice(0, 12)})`);
   if (built.site) report.log(`Serving ${built.site.dir === '.' ? 'the archive as it is' : `${built.site.dir}/`} (${built.site.files} files)`);
   await recordBuild(ctx, job, built);
+  if (built.kind) await report.built({ kind: built.kind, ...(built.site ? { site: built.site } : {}) });
 
   const runner = runnerFor(ctx);
   await runner.publish(built, job, report);

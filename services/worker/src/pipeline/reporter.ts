@@ -34,6 +34,11 @@ export class Reporter {
     return this.store.updateDeploy(this.deployId, { status: 'running', startedAt, attempts: attempt, error: undefined });
   }
 
+  /** How the version was built, for the deploy view (issue 15). */
+  async built(build: NonNullable<Deploy['build']>): Promise<void> {
+    await this.store.updateDeploy(this.deployId, { build });
+  }
+
   /** A failed attempt that will be retried waits in the queue again. */
   async requeued(): Promise<void> {
     await this.store.updateDeploy(this.deployId, { status: 'queued', stage: 'queued' });
