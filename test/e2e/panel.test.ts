@@ -86,6 +86,18 @@ describe('the panel', () => {
     expect(await alert.textContent()).not.toContain('[object');
   });
 
+  it('deploys a front-end named by its .gz file and says what it serves (issue 15)', async () => {
+    await page.getByLabel('App name (optional)').fill('');
+    await page.getByLabel('Version (optional)').fill('');
+    const makefile = 'build:\n\tmkdir -p dist/assets && echo "<h1>console</h1>" > dist/index.html && echo x > dist/assets/app-9e8d7c6b.css\n';
+    await page.setInputFiles('input[type=file]', await archiveFile('console_1.2.0.gz', await tarOf([{ name: 'Makefile', content: makefile }])));
+    await page.getByRole('button', { name: 'Upload and deploy' }).click();
+    await page.waitForSelector('.deploy-progress[data-status=succeeded]', { timeout: 90_000 });
+    expect(await page.locator('.deploy-progress [data-built]').textContent()).toBe('Built as: front-end · dist/ · 2 files');
+    expect((await viaGateway(slipway.gatewayUrl, 'console.localhost')).text.trim()).toBe('<h1>console</h1>');
+    await shoot(page, 'deploy-site');
+  });
+
   it('lists the app with a working URL', async () => {
     await page.getByRole('link', { name: 'Apps' }).click();
     const row = page.locator('tr[data-app=hello]');
@@ -151,7 +163,7 @@ describe('the panel', () => {
       expect(await page.locator(`[data-chart=${chart}] canvas`).count()).toBeGreaterThan(0);
     }
     // Each card fills in when its own answer arrives, so the count may still be 0 when the charts are up.
-    await expect.poll(async () => Number(await page.locator('[data-count=apps]').textContent())).toBe(3);
+    await expect.poll(async () => Number(await page.locator('[data-count=apps]').textContent())).toBe(4);
     await shoot(page, 'dashboard');
   });
 

@@ -4,6 +4,8 @@
  * single-page fallback, what the final image carries, a rollback between two sites under load, and a
  * front-end whose build fails.
  */
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, upload, waitForDeploy } from '../helpers/api';
 import { tarOf, type Entry } from '../helpers/archives';
@@ -86,7 +88,61 @@ describe('a static site', () => {
     expect((await fetch(`${base}/favicon.ico`)).status).toBe(404);
     expect(await imageHolds(`${slipway.prefix}plain:1.0.0`)).toBe('assets index.html robots.txt');
   });
+
+  it('serves precompressed .gz files, gzips text on the fly, runs nginx as uid 1000 and logs each request', async () => {
+    const precompressed = gzipSync('body { color: red } /* the precompressed one */\n');
+    const done = await deployed(
+      await tarOf([
+        ...site('zipped site'),
+        { name: 'assets/style-3f2a1c9b.css', content: 'body { color: red }\n'.repeat(200) },
+        { name: 'assets/style-3f2a1c9b.css.gz', content: precompressed },
+        { name: 'data/catalogue.json', content: JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: i, name: `item ${i}` }))) },
+      ]),
+      'zipped.tgz',
+      { app: 'zipped', version: '1.0.0' },
+    );
+    expect(done.status).toBe('succeeded');
+    const base = `http://127.0.0.1:${done.port}`;
+    // Raw bytes: fetch would undo the encoding and hide which file was sent.
+    const css = await rawGet(`${base}/assets/style-3f2a1c9b.css`, { 'accept-encoding': 'gzip' });
+    expect(css.headers['content-encoding']).toBe('gzip');
+    expect(css.headers['content-type']).toMatch(/^text\/css/);
+    expect(css.headers.vary).toMatch(/Accept-Encoding/);
+    expect(gunzipSync(css.body).toString()).toContain('the precompressed one');
+    const plainCss = await rawGet(`${base}/assets/style-3f2a1c9b.css`, {});
+    expect(plainCss.headers['content-encoding']).toBeUndefined();
+    expect(plainCss.body.toString()).toBe('body { color: red }\n'.repeat(200));
+    const json = await rawGet(`${base}/data/catalogue.json`, { 'accept-encoding': 'gzip' });
+    expect(json.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(json.body).toString())).toHaveLength(300);
+
+    const [container] = await docker.listContainers({ filters: { label: [`io.slipway.deploy=${done.id}`] } });
+    expect((await docker.getContainer(container!.Id).inspect()).Config.User).toBe('1000:1000');
+    // Access lines reach the app's log history like any app's output.
+    let lines: string[] = [];
+    for (let i = 0; i < 50 && !lines.some((l) => l.startsWith('GET /data/catalogue.json 200')); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const logs = await call(slipway.url, 'GET', '/api/apps/zipped/logs?q=GET');
+      lines = logs.body.lines.map((l: { text: string }) => l.text);
+    }
+    expect(lines).toContainEqual(expect.stringMatching(/^GET \/assets\/style-3f2a1c9b\.css 200 \d+\.\d{3} s$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^GET \/data\/catalogue\.json 200 /));
+  });
 });
+
+/** A GET whose body comes back as sent (fetch decodes gzip). */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { headers, agent: false, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
 
 describe('a front-end build', () => {
   it('runs a Makefile with no package.json, uploaded as <name>_<version>.gz, and ships only its output', async () => {

@@ -88,6 +88,7 @@ const SETTINGS = {
   SLIPWAY_REGISTRY: [z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'a registry address like registry.example.com:5000').optional(), undefined, 'registry swarm nodes pull from'],
   SLIPWAY_SWARM_PUBLISH_MODE: [z.enum(['ingress', 'host']), 'ingress', 'how swarm services publish ports: ingress (routing mesh) or host (the node\'s own port)'],
   SLIPWAY_BASE_IMAGE: [z.string().min(1), 'node:20-slim', 'base image of the Node template'],
+  SLIPWAY_SITE_IMAGE: [z.string().min(1), 'nginx:stable-bookworm', 'image that serves static sites and front-end builds (nginx, run as uid 1000)'],
   SLIPWAY_SSE_MAX_TOTAL: [int(1, 1_000_000), '2000', 'event streams (SSE) open at once'],
   SLIPWAY_SSE_MAX_PER_CLIENT: [int(1, 1_000_000), '200', 'event streams open at once per client address'],
   SLIPWAY_TRUSTED_PROXIES: [proxyList, '', 'addresses (IPs or CIDRs, comma-separated) whose X-Forwarded-* headers are believed'],
@@ -136,6 +137,7 @@ export interface Settings {
   registry: string | undefined;
   swarmPublishMode: 'ingress' | 'host';
   baseImage: string;
+  siteImage: string;
   logLevel: string;
   sseMaxTotal: number;
   sseMaxPerClient: number;
@@ -213,6 +215,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     role: r.SLIPWAY_ROLE,
     runAs: r.SLIPWAY_RUN_AS,
     baseImage: r.SLIPWAY_BASE_IMAGE,
+    siteImage: r.SLIPWAY_SITE_IMAGE,
     logLevel: r.SLIPWAY_LOG_LEVEL,
     sseMaxTotal: r.SLIPWAY_SSE_MAX_TOTAL,
     sseMaxPerClient: r.SLIPWAY_SSE_MAX_PER_CLIENT,

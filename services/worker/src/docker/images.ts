@@ -23,6 +23,9 @@ export class BuildError extends Error {
   }
 }
 
+/** Names the port an image's app listens on, when it exposes several (templates/Dockerfile.static sets it). */
+export const PORT_LABEL = 'io.slipway.port';
+
 export class Images {
   constructor(private readonly c: EngineClient) {}
 
@@ -116,8 +119,14 @@ export class Images {
     if (errors.length) throw new EngineError(`Docker could not pull ${image}: ${errors.join('; ')}`);
   }
 
+  /**
+   * The port the app listens on: the image's `io.slipway.port` label when it has one (an image exposing
+   * several ports, such as one built on nginx, which exposes 80), else the lowest TCP port it exposes.
+   */
   async exposedPort(image: string): Promise<number | null> {
     const info = await this.c.call('inspect image', () => this.c.docker.getImage(image).inspect());
+    const labelled = Number(info.Config?.Labels?.[PORT_LABEL]);
+    if (Number.isInteger(labelled) && labelled > 0 && labelled < 65536) return labelled;
     const ports = Object.keys(info.Config?.ExposedPorts ?? {})
       .filter((p) => p.endsWith('/tcp'))
       .map((p) => Number.parseInt(p, 10))

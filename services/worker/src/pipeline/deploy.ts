@@ -40,6 +40,7 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
       image: imageName(settings.imagePrefix, job.app, job.version),
       labels: labelsFor(job.app, job.version, job.deployId, settings.instance),
       baseImage: settings.baseImage,
+      siteImage: settings.siteImage,
       timeoutMs: settings.buildTimeoutMs,
       limits: { memoryBytes: settings.buildMemoryBytes, cpus: settings.buildCpus, pids: settings.buildPids, networkPool: settings.networkPool },
       kind,

@@ -25,6 +25,8 @@ export interface BuildInput {
   image: string;
   labels: Record<string, string>;
   baseImage: string;
+  /** What serves a static site or a front-end's output (nginx). */
+  siteImage: string;
   timeoutMs: number;
   limits: BuildSettings;
   /** The app's `kind` and `outputDir` settings, when set. */
@@ -54,6 +56,7 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
   const source = own ?? (kind === 'node' ? await templateFor(dir) : await siteTemplateFor(kind as 'static' | 'frontend'));
   const buildargs: Record<string, string> = kind === 'dockerfile' ? {} : { BASE_IMAGE: input.baseImage };
   // A static site serves its root; a front-end the folder its build made (outputDir, else the usual ones).
+  if (kind === 'static' || kind === 'frontend') buildargs.SITE_IMAGE = input.siteImage;
   if (kind === 'static') buildargs.OUTPUT_DIR = input.outputDir ?? '.';
   else if (kind === 'frontend' && input.outputDir) buildargs.OUTPUT_DIR = input.outputDir;
   await refuseHostFetches(engine, source, buildargs);
@@ -98,8 +101,8 @@ export async function build(engine: Engine, input: BuildInput, onLine: (line: st
 const KIND_NAMES: Record<AppKind, string> = {
   dockerfile: 'its own Dockerfile',
   node: 'a Node app with the Node template',
-  static: 'a static site (its files as they are, served by sirv)',
-  frontend: 'a front-end (its build, then the output served by sirv)',
+  static: 'a static site (its files as they are, served by nginx)',
+  frontend: 'a front-end (its build, then the output served by nginx)',
 };
 
 /**
