@@ -66,7 +66,14 @@ export class Watcher {
       if (!(await this.stillMine(app, watch))) return;
       const state = await this.ctx.engine.containers.state(watch.containerId);
       if (!state || !state.running || state.restarting || state.restartCount > 0) {
-        const why = !state ? 'its container disappeared' : state.oomKilled ? 'it ran out of memory' : `it exited with code ${state.exitCode}`;
+        // Running again after a restart, the container no longer tells the code it exited with.
+        const why = !state
+          ? 'its container disappeared'
+          : state.oomKilled
+            ? 'it ran out of memory'
+            : state.running || state.restarting
+              ? `it exited and the engine restarted it (${state.restartCount}×)`
+              : `it exited with code ${state.exitCode}`;
         return this.rollBack(app, watch, `${why} within ${Math.round(this.ctx.settings.watchMs / 1000)} s after the switch`);
       }
       const status = await probe(probeHost(this.ctx.settings.bind), watch.port, healthPath, 2000);
