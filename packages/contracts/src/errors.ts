@@ -29,6 +29,8 @@ export const ERROR_CODES = [
   'app_not_found',
   'deploy_not_found',
   'version_not_found',
+  'volume_not_found',
+  'domain_taken',
   'image_pruned',
   'already_running',
   'not_running',

@@ -17,12 +17,21 @@ export const DeployJobSchema = z.discriminatedUnion('kind', [
     app: z.string().regex(APP_NAME_RE),
     version: z.string().regex(VERSION_RE),
   }),
-  /** start/stop/delete act on containers without a switch; their id is an operation id, not a deploy. */
+  /**
+   * start/stop/delete act on containers without a switch, volume-export/-restore on one of the app's
+   * volumes (issue 16); their id is an operation id, not a deploy.
+   */
   z.object({
     kind: z.literal('lifecycle'),
     deployId: z.string().min(1),
     app: z.string().regex(APP_NAME_RE),
-    action: z.enum(['start', 'stop', 'delete']),
+    action: z.enum(['start', 'stop', 'delete', 'volume-export', 'volume-restore']),
+    /** delete: its volumes go too (kept by default). */
+    removeVolumes: z.boolean().optional(),
+    /** volume-export/-restore: the volume, by the path it is mounted at. */
+    volumePath: z.string().optional(),
+    /** volume-restore: the uploaded archive, under the data dir's uploads. */
+    file: z.string().optional(),
   }),
 ]);
 export type DeployJob = z.infer<typeof DeployJobSchema>;

@@ -40,6 +40,7 @@ export const PATH_PARAMS: Record<string, z.ZodType> = {
   id: z.string(),
 };
 const USER_NAME = { name: z.string().regex(USERNAME_RE).describe('the user') };
+const VOLUME = { volume: z.string().max(300).describe('the volume, by its name as GET /api/apps/{name}/volumes lists it') };
 
 /** `GET /api/deploys/{id}/events` sends each event without its `type`: that is the SSE event name. */
 const deployEvents = Object.fromEntries(DeployEventSchema.options.map((o) => [o.shape.type.value, (o as z.ZodObject).omit({ type: true })]));
@@ -87,6 +88,9 @@ export const OPERATIONS: Operation[] = [
     { id: 'rebuild', method: 'POST', path: '/api/apps/{name}/versions/{version}/rebuild', summary: 'Build a pruned version again from its kept archive, and deploy it', access: 'deploy', answers: { 202: res.DeployAnswerSchema } },
     { id: 'startApp', method: 'POST', path: '/api/apps/{name}/start', summary: "Start the app's container", access: 'deploy', answers: { 200: res.AppSummaryAnswerSchema, 202: res.OperationAnswerSchema } },
     { id: 'stopApp', method: 'POST', path: '/api/apps/{name}/stop', summary: "Stop the app's container", access: 'deploy', answers: { 200: res.AppSummaryAnswerSchema, 202: res.OperationAnswerSchema } },
+    { id: 'listVolumes', method: 'GET', path: '/api/apps/{name}/volumes', summary: "The app's volumes, where they are mounted and their sizes", access: 'read', answers: { 200: res.VolumesAnswerSchema } },
+    { id: 'downloadVolume', method: 'GET', path: '/api/apps/{name}/volumes/{volume}/archive', summary: "A volume's files as a .tar.gz", access: 'admin', params: VOLUME, answers: { 200: { text: 'the volume as application/gzip, a download' } } },
+    { id: 'restoreVolume', method: 'PUT', path: '/api/apps/{name}/volumes/{volume}/archive', summary: 'Replace a volume\'s files with an upload; the app is stopped meanwhile, then started', access: 'admin', params: VOLUME, body: { form: req.VolumeFormSchema }, answers: { 200: res.VolumeAnswerSchema, 202: res.OperationAnswerSchema } },
   ]),
   ...tagged('observe', [
     { id: 'appLogs', method: 'GET', path: '/api/apps/{name}/logs', summary: "The app's log history", access: 'read', query: req.LogHistoryQuerySchema, answers: { 200: { json: res.LogLinesAnswerSchema, text: 'with format=text: `<ts> <version> <stream> <text>` lines, as a download' } } },

@@ -52,7 +52,13 @@ export const DeployListQuerySchema = z.object({
 export const RollbackBodySchema = z.object({ version: z.string().regex(VERSION_RE, 'not a valid version').optional() }).strict();
 
 /** Checked by the route itself, not parsed: anything but the app's own name is `400 confirmation_required`. */
-export const DeleteAppQuerySchema = z.object({ confirm: z.string().describe('the app name, repeated') });
+export const DeleteAppQuerySchema = z.object({
+  confirm: z.string().describe('the app name, repeated'),
+  volumes: z.enum(['true', 'false']).optional().describe('true: its volumes go too (kept by default)'),
+});
+
+/** A volume restored from a `.tar.gz` (or `.tar`) of its contents, as the download gives it. */
+export const VolumeFormSchema = z.object({ archive: z.file() });
 
 // ── logs and history ──────────────────────────────────────────────────────────────────────────────
 const isoTime = z

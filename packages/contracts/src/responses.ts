@@ -1,3 +1,4 @@
+import { VolumeInfoSchema } from './volumes';
 import { z } from 'zod';
 import { AppDetailSchema, AppSummarySchema } from './app';
 import { AuditEntrySchema, ScopeSchema, TokenInfoSchema, UserSchema } from './auth';
@@ -59,13 +60,17 @@ export type AppAnswer = z.infer<typeof AppAnswerSchema>;
 export const AppSummaryAnswerSchema = z.object({ app: AppSummarySchema });
 export type AppSummaryAnswer = z.infer<typeof AppSummaryAnswerSchema>;
 
-/** A start, stop or delete still running after 60 s: it goes on in the worker. */
+/** A start, stop, delete or volume restore still running after its wait: it goes on in the worker. */
 export const OperationAnswerSchema = z.object({
-  operation: z.object({ id: z.string(), action: z.enum(['start', 'stop', 'delete']), status: z.literal('queued') }),
+  operation: z.object({ id: z.string(), action: z.enum(['start', 'stop', 'delete', 'volume-export', 'volume-restore']), status: z.literal('queued') }),
 });
 export type OperationAnswer = z.infer<typeof OperationAnswerSchema>;
 export const DeletedAnswerSchema = z.object({ deleted: z.string() });
 export type DeletedAnswer = z.infer<typeof DeletedAnswerSchema>;
+export const VolumesAnswerSchema = z.object({ volumes: z.array(VolumeInfoSchema) });
+export type VolumesAnswer = z.infer<typeof VolumesAnswerSchema>;
+export const VolumeAnswerSchema = z.object({ volume: VolumeInfoSchema });
+export type VolumeAnswer = z.infer<typeof VolumeAnswerSchema>;
 
 // ── logs, stats, the machine ──────────────────────────────────────────────────────────────────────
 export const LogLinesAnswerSchema = z.object({ lines: z.array(LogLineSchema) });

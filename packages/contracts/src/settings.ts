@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { Scope } from './auth';
 import { AppKindSchema } from './kinds';
 import { isSecretEnv, MASK, redactUrl } from './secrets';
+import { DomainsSchema } from './domains';
+import { SwitchModeSchema, VolumesSchema } from './volumes';
 
 export { isSecretName, MASK } from './secrets';
 
@@ -33,6 +35,12 @@ const fields = {
     .string()
     .max(256)
     .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\/-]+$/, 'a folder inside the app, such as "dist" or "web/build" (no "..", not absolute)'),
+  /** Paths whose files outlive every version: Docker named volumes (issue 16). */
+  volumes: VolumesSchema,
+  /** `stop-first` for apps that must be the only writer of their volumes: a short gap instead of an overlap. */
+  switch: SwitchModeSchema,
+  /** Host names that reach the app through the gateway, beside `<app>.<SLIPWAY_DOMAIN>`; unique across apps. */
+  domains: DomainsSchema,
 };
 
 export const AppSettingsSchema = z
@@ -47,6 +55,9 @@ export const AppSettingsSchema = z
     webhooks: fields.webhooks.default([]),
     kind: fields.kind.optional(),
     outputDir: fields.outputDir.optional(),
+    volumes: fields.volumes.default([]),
+    switch: fields.switch.default('overlap'),
+    domains: fields.domains.default([]),
   })
   .strict();
 export type AppSettings = z.infer<typeof AppSettingsSchema>;

@@ -46,22 +46,25 @@ export async function enqueueDeploy(
   return deploy;
 }
 
-export type LifecycleAction = 'start' | 'stop' | 'delete';
+export type LifecycleAction = 'start' | 'stop' | 'delete' | 'volume-export' | 'volume-restore';
+export type LifecycleOptions = { removeVolumes?: boolean; volumePath?: string; file?: string };
 
 export interface OpRecord {
   status: 'queued' | 'running' | 'succeeded' | 'failed';
   action: LifecycleAction;
   app: string;
   error?: { status: number; code: string; message: string };
+  /** volume-export: the archive made, under the data dir, for the API to send and delete. */
+  file?: string;
 }
 
 const OP_TTL_S = 24 * 3600;
 
-export async function enqueueLifecycle(ctx: EnqueueContext, app: string, action: LifecycleAction): Promise<string> {
+export async function enqueueLifecycle(ctx: EnqueueContext, app: string, action: LifecycleAction, options: LifecycleOptions = {}): Promise<string> {
   const id = `o${newDeployId().slice(1)}`;
   await ctx.redis.multi().hset(keys.op(id), { status: 'queued', action, app }).expire(keys.op(id), OP_TTL_S).exec();
   await ctx.redis.rpush(keys.appLine(app), id);
-  await ctx.queue.add('lifecycle', { kind: 'lifecycle', deployId: id, app, action }, deployJobOptions(id));
+  await ctx.queue.add('lifecycle', { kind: 'lifecycle', deployId: id, app, action, ...options }, deployJobOptions(id));
   return id;
 }
 
@@ -73,9 +76,10 @@ export async function getOp(redis: Redis, id: string): Promise<OpRecord | null> 
     action: hash.action as LifecycleAction,
     app: hash.app ?? '',
     ...(hash.error ? { error: JSON.parse(hash.error) as OpRecord['error'] } : {}),
+    ...(hash.file ? { file: hash.file } : {}),
   };
 }
 
-export async function settleOp(redis: Redis, id: string, outcome: Pick<OpRecord, 'status' | 'error'>): Promise<void> {
-  await redis.hset(keys.op(id), { status: outcome.status, ...(outcome.error ? { error: JSON.stringify(outcome.error) } : {}) });
+export async function settleOp(redis: Redis, id: string, outcome: Pick<OpRecord, 'status' | 'error' | 'file'>): Promise<void> {
+  await redis.hset(keys.op(id), { status: outcome.status, ...(outcome.error ? { error: JSON.stringify(outcome.error) } : {}), ...(outcome.file ? { file: outcome.file } : {}) });
 }

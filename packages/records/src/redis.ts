@@ -57,6 +57,14 @@ export const keys = {
   appSettings: (name: string) => `slipway:app:${name}:settings`,
   /** The post-switch watch of the app's newest version: {deployId, until} (SLIPWAY_WATCH_S). */
   appWatch: (name: string) => `slipway:app:${name}:watch`,
+  /** The app's volumes as made by the worker: {<path inside>: <volume name>} (issue 16). */
+  appVolumes: (name: string) => `slipway:app:${name}:volumes`,
+  /** Sizes of the installation's volumes, measured by the worker: {<volume>: JSON {bytes, measuredAt}}. */
+  volumeSizes: 'slipway:volume-sizes',
+  /** Custom domains: {<domain>: <app>} (issue 16). */
+  domains: 'slipway:domains',
+  /** Published when the domains change: the gateways reload them. */
+  domainsChannel: 'slipway:domains:changed',
   /** start/stop/delete operations waiting in an app's line: {status, action, error?}. */
   op: (id: string) => `slipway:op:${id}`,
   /** Route changes for the gateways: {app, version, port} or {app, port: null}. */

@@ -5,7 +5,9 @@
 import type { Redis } from 'ioredis';
 import { DeploySchema, type Deploy } from '@slipway/contracts/deploy';
 import { AppSettingsSchema, DEFAULT_SETTINGS, type AppSettings } from '@slipway/contracts/settings';
+import { releaseDomains } from './domains';
 import { keys } from './redis';
+import { volumeName, type VolumeInfo } from '@slipway/contracts/volumes';
 import type { AppKind } from '@slipway/contracts/app';
 
 /** `ok`: ran and its image is kept; `pruned`: ran, image removed by retention (archive kept). */
@@ -220,8 +222,20 @@ export class Store {
     const ids = await this.redis.zrevrange(keys.appDeploys(app), 0, -1);
     const tx = this.redis.multi();
     for (const id of ids) tx.del(keys.deploy(id), keys.deployEvents(id)).zrem(keys.deploys, id);
-    tx.del(keys.app(app), keys.appDeploys(app), keys.appVersions(app), keys.appSettings(app), keys.appLine(app), keys.appWatch(app)).srem(keys.apps, app);
+    tx.del(keys.app(app), keys.appDeploys(app), keys.appVersions(app), keys.appSettings(app), keys.appLine(app), keys.appWatch(app), keys.appVolumes(app)).srem(keys.apps, app);
     await tx.exec();
+    await releaseDomains(this.redis, app);
+  }
+
+  /** The app's volumes: each path of its settings, the volume made for it (once a version ran) and its size. */
+  async listVolumes(app: string): Promise<VolumeInfo[]> {
+    const [settings, made] = await Promise.all([this.getSettings(app), this.redis.hgetall(keys.appVolumes(app))]);
+    const names = settings.volumes.map(({ path }) => made[path] ?? volumeName(app, path));
+    const sizes = names.length ? await this.redis.hmget(keys.volumeSizes, ...names) : [];
+    return settings.volumes.map(({ path }, i) => {
+      const size = sizes[i] ? (JSON.parse(sizes[i]!) as { bytes: number; measuredAt: string }) : null;
+      return { name: names[i]!, path, bytes: size?.bytes ?? null, measuredAt: size?.measuredAt ?? null };
+    });
   }
 
   async listAppNames(): Promise<string[]> {

@@ -266,5 +266,7 @@ export function dataPaths(dataDir: string) {
     cluster: path.join(dataDir, 'cluster'),
     redis: path.join(dataDir, 'redis'),
     logs: path.join(dataDir, 'logs'),
+    /** Volume archives made for a download, deleted once sent. */
+    exports: path.join(dataDir, 'exports'),
   };
 }

@@ -7,12 +7,14 @@ import { existsSync } from 'node:fs';
 import type { Deploy } from '@slipway/contracts/deploy';
 import { redactUrl } from '@slipway/contracts/secrets';
 import { AppSettingsSchema, MaskedValueError, restoreMasked, type AppSettings, type AppSettingsPatch } from '@slipway/contracts/settings';
-import { enqueueDeploy, enqueueLifecycle, getOp, type LifecycleAction } from '@slipway/records/enqueue';
+import { enqueueDeploy, enqueueLifecycle, getOp, type LifecycleAction, type LifecycleOptions } from '@slipway/records/enqueue';
 import { appendEvents } from '@slipway/records/events';
 import { newDeployId } from '@slipway/records/ids';
 import { keys } from '@slipway/records/redis';
 import { notify } from '@slipway/records/notify';
 import { refusedTarget } from '@slipway/runtime/webhook-target';
+import { isUnderSuffix } from '@slipway/contracts/domains';
+import { claimDomains } from '@slipway/records/domains';
 import type { ApiContext } from './context';
 import { AppError, badRequest, conflict, notFound } from './errors';
 import { enqueueContext, rebuildVersion } from './submit';
@@ -33,6 +35,12 @@ export async function updateSettings(ctx: ApiContext, app: string, patch: AppSet
         throw badRequest(`webhooks[${i}] (${redactUrl(url)}) is refused: ${why}. Webhooks go to public addresses only, unless SLIPWAY_WEBHOOK_ALLOW_PRIVATE=true`, 'webhook_target_refused');
       }
     }
+  }
+  if (patch.domains) {
+    const ours = patch.domains.find((d) => isUnderSuffix(d, ctx.settings.domain));
+    if (ours) throw badRequest(`domains: ${ours} is under SLIPWAY_DOMAIN (${ctx.settings.domain}), where every app already answers as <app>.${ctx.settings.domain}; name a domain of your own`);
+    const taken = await claimDomains(ctx.redis, app, patch.domains);
+    if (taken) throw conflict('domain_taken', `${taken.domain} already belongs to the app ${taken.owner}; remove it there first`);
   }
   const next = AppSettingsSchema.parse({ ...before, ...patch, env });
   await ctx.store.putSettings(app, next);
@@ -110,12 +118,17 @@ export async function cancelDeploy(ctx: ApiContext, id: string): Promise<Deploy>
 }
 
 /** Waits for the worker to carry the action out (they take seconds); a slow one answers 202 with its id. */
-export async function lifecycle(ctx: ApiContext, app: string, action: LifecycleAction, waitMs = 60_000): Promise<{ done: boolean; id: string }> {
-  const id = await enqueueLifecycle(enqueueContext(ctx), app, action);
+export async function lifecycle(
+  ctx: ApiContext,
+  app: string,
+  action: LifecycleAction,
+  { waitMs = 60_000, ...options }: LifecycleOptions & { waitMs?: number } = {},
+): Promise<{ done: boolean; id: string; file?: string }> {
+  const id = await enqueueLifecycle(enqueueContext(ctx), app, action, options);
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     const op = await getOp(ctx.redis, id);
-    if (op?.status === 'succeeded') return { done: true, id };
+    if (op?.status === 'succeeded') return { done: true, id, ...(op.file ? { file: op.file } : {}) };
     if (op?.status === 'failed' && op.error) throw new AppError(op.error.status, op.error.code as never, op.error.message);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

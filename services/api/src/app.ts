@@ -10,6 +10,7 @@ import { isApiSpace } from './middleware/canonical-path';
 import { securityHeaders } from './middleware/security-headers';
 import { authRoutes } from './routes/auth';
 import { errorHandler } from './middleware/error-handler';
+import { volumeRoutes } from './routes/volumes';
 import { appRoutes } from './routes/apps';
 import { deployRoutes } from './routes/deploys';
 import { eventRoutes } from './routes/events';
@@ -64,6 +65,7 @@ export function apiRouters(ctx: ApiContext): Router[] {
     deployRoutes(ctx),
     logRoutes(ctx),
     appRoutes(ctx),
+    volumeRoutes(ctx),
     queueRoutes(ctx),
     eventRoutes(ctx),
     trafficRoutes(ctx),

@@ -1,5 +1,5 @@
 /**
- * The gateway: `<app>.<domain>` (Host header) → the app's current container (at its address on the app's
+ * The gateway: `<app>.<domain>` or an app's custom domain (Host header) → the app's current container (at its address on the app's
  * network, else its published port), with WebSocket upgrades, through undici connection pools (one per
  * upstream, kept alive). In-flight requests are counted per
  * upstream so a switch can drain the old one before its container stops.
@@ -47,9 +47,11 @@ export class Gateway {
     this.server.keepAliveTimeout = 5_000;
   }
 
-  /** The app a Host header names, or null: `shop.localhost:8081` → `shop`. */
+  /** The app a Host header names, or null: `shop.localhost:8081` → `shop`, or a custom domain's app. */
   appOf(req: IncomingMessage): string | null {
-    const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+    const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+    const owner = this.routes.appForDomain(host);
+    if (owner) return owner;
     const suffix = `.${this.opts.domain.toLowerCase()}`;
     if (!host.endsWith(suffix)) return null;
     const app = host.slice(0, -suffix.length);

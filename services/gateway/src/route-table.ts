@@ -1,9 +1,10 @@
 /**
- * Where each app's traffic goes. Loaded from the app records at start and kept current by route
- * announcements on Redis pub/sub (never by polling Docker); a slow full reload every 30 s repairs
- * anything a lost message would leave stale.
+ * Where each app's traffic goes, and which app each custom domain names. Loaded from the app records at
+ * start and kept current by route announcements and domain changes on Redis pub/sub (never by polling
+ * Docker); a slow full reload every 30 s repairs anything a lost message would leave stale.
  */
 import type { Redis } from 'ioredis';
+import { readDomains } from '@slipway/records/domains';
 import { keys } from '@slipway/records/redis';
 import { ADDRESS, parseRouteUpdate, type RouteUpdate } from '@slipway/records/route-announcements';
 
@@ -18,6 +19,8 @@ export interface Route {
 export class RouteTable {
   private readonly routes = new Map<string, Route>();
   private readonly known = new Set<string>();
+  /** Custom domains (issue 16): host name → app. */
+  private domains = new Map<string, string>();
 
   constructor(private readonly redis: Redis) {}
 
@@ -30,7 +33,17 @@ export class RouteTable {
     return this.known.has(app);
   }
 
+  /** The app a custom domain belongs to. */
+  appForDomain(host: string): string | undefined {
+    return this.domains.get(host);
+  }
+
+  async reloadDomains(): Promise<void> {
+    this.domains = await readDomains(this.redis);
+  }
+
   async reload(): Promise<void> {
+    await this.reloadDomains();
     const apps = await this.redis.smembers(keys.apps);
     const pipe = this.redis.pipeline();
     for (const app of apps) pipe.hmget(keys.app(app), 'current', 'port', 'status', 'address');
@@ -62,12 +75,15 @@ export class RouteTable {
   /** Subscribes on a connection of its own; `onUpdate` runs after each change is applied. */
   async follow(subscriber: Redis, onUpdate: (update: RouteUpdate) => void): Promise<void> {
     subscriber.on('message', (channel: string, message: string) => {
+      if (channel === keys.domainsChannel) return void this.reloadDomains().catch(() => {
+        // The 30 s full reload tries again.
+      });
       if (channel !== keys.routesChannel) return;
       const update = parseRouteUpdate(message);
       if (!update) return;
       this.apply(update);
       onUpdate(update);
     });
-    await subscriber.subscribe(keys.routesChannel);
+    await subscriber.subscribe(keys.routesChannel, keys.domainsChannel);
   }
 }

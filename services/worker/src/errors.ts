@@ -15,3 +15,14 @@ export class PipelineError extends Error {
     this.name = 'PipelineError';
   }
 }
+
+/** A start, stop, delete or volume operation refused: answered to the API's waiting request with this status. */
+export class LifecycleError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -18,6 +18,7 @@ import { LogCollector } from './observe/collector';
 import { Sampler } from './observe/sampler';
 import { createProcessor } from './pipeline/processor';
 import { reconcile } from './upkeep/reconcile';
+import { measureVolumes, MEASURE_EVERY_MS } from './upkeep/volume-sizes';
 import { Watcher } from './after-switch/watch';
 import { Webhooks } from './after-switch/webhooks';
 
@@ -55,6 +56,9 @@ export async function startWorker(settings: Readonly<Settings> & { redisUrl: str
   const reconciling = setInterval(() => {
     reconcile(ctx, queue).catch((err: Error) => log.warn({ err: err.message }, 'reconcile failed'));
   }, RECONCILE_EVERY_MS);
+  const measure = () => void measureVolumes(ctx).catch((err: Error) => log.warn({ err: err.message }, 'could not measure volumes'));
+  measure();
+  const measuring = setInterval(measure, MEASURE_EVERY_MS);
 
   const worker = new Worker<DeployJob>(QUEUE_NAME, createProcessor(ctx, { watcher, webhooks }), {
     connection: createRedis(redisUrl, 'blocking', 'slipway-worker-bull'),
@@ -75,6 +79,7 @@ export async function startWorker(settings: Readonly<Settings> & { redisUrl: str
     async stop() {
       log.info('worker stopping');
       clearInterval(reconciling);
+      clearInterval(measuring);
       clearInterval(retention);
       sampler.stop();
       // An unfinished deploy is picked up again by the next worker (BullMQ's stalled-job check).

@@ -7,6 +7,7 @@ import type { Deploy, DeployEvent } from '@slipway/contracts/deploy';
 import type { LogLine } from '@slipway/contracts/logs';
 import type { AppSettingsPatch } from '@slipway/contracts/settings';
 import type { AuditEntry, TokenInfo, User } from '@slipway/contracts/auth';
+import type { VolumeInfo } from '@slipway/contracts/volumes';
 
 export class ApiError extends Error {
   constructor(
@@ -50,32 +51,44 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
 }
 
 /** Uploads with progress (fetch has no upload progress): resolves with the queued deploy. */
-export function uploadArchive(file: File, fields: { app?: string; version?: string }, onProgress: (fraction: number) => void): Promise<Deploy> {
+export async function uploadArchive(file: File, fields: { app?: string; version?: string }, onProgress: (fraction: number) => void): Promise<Deploy> {
+  const form = new FormData();
+  if (fields.app) form.append('app', fields.app);
+  if (fields.version) form.append('version', fields.version);
+  form.append('archive', file, file.name);
+  return (await send<{ deploy: Deploy }>('POST', '/api/deploys', form, onProgress)).deploy;
+}
+
+/** Replaces a volume's files with an archive (the app is stopped meanwhile): resolves once it is done. */
+export async function restoreVolume(app: string, volume: string, file: File, onProgress: (fraction: number) => void): Promise<VolumeInfo | null> {
+  const form = new FormData();
+  form.append('archive', file, file.name);
+  const url = `/api/apps/${encodeURIComponent(app)}/volumes/${encodeURIComponent(volume)}/archive`;
+  return (await send<{ volume?: VolumeInfo }>('PUT', url, form, onProgress)).volume ?? null;
+}
+
+function send<T>(method: string, url: string, form: FormData, onProgress: (fraction: number) => void): Promise<T> {
   return new Promise((resolve, reject) => {
-    const form = new FormData();
-    if (fields.app) form.append('app', fields.app);
-    if (fields.version) form.append('version', fields.version);
-    form.append('archive', file, file.name);
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/api/deploys');
+    xhr.open(method, url);
     if (csrf) xhr.setRequestHeader('x-slipway-csrf', csrf);
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onerror = () => reject(new ApiError(0, 'network', 'The upload was interrupted'));
     xhr.onload = () => {
-      let data: { deploy?: Deploy; error?: { code: string; message: string } } = {};
+      let data: (T & { error?: { code: string; message: string } }) | null = null;
       try {
         data = JSON.parse(xhr.responseText);
       } catch {
         // below
       }
-      if (xhr.status === 202 && data.deploy) resolve(data.deploy);
-      else reject(new ApiError(xhr.status, data.error?.code ?? 'error', data.error?.message ?? `Upload failed (${xhr.status})`));
+      if (xhr.status >= 200 && xhr.status < 300 && data) resolve(data);
+      else reject(new ApiError(xhr.status, data?.error?.code ?? 'error', data?.error?.message ?? `Upload failed (${xhr.status})`));
     };
     xhr.send(form);
   });
 }
 
-export type { AppDetail, AppSummary, Deploy, DeployEvent, LogLine, AuditEntry, TokenInfo, User };
+export type { AppDetail, AppSummary, Deploy, DeployEvent, LogLine, AuditEntry, TokenInfo, User, VolumeInfo };
 
 export interface Stats {
   cpuPercent: number;
@@ -117,6 +130,7 @@ export const Api = {
   rollback: (name: string, version?: string) => api<{ deploy: Deploy }>(`/api/apps/${encodeURIComponent(name)}/rollback`, { method: 'POST', body: version ? { version } : {} }).then((r) => r.deploy),
   rebuild: (name: string, version: string) => api<{ deploy: Deploy }>(`/api/apps/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/rebuild`, { method: 'POST' }).then((r) => r.deploy),
   lifecycle: (name: string, action: 'start' | 'stop' | 'restart') => api<{ app?: AppSummary; deploy?: Deploy }>(`/api/apps/${encodeURIComponent(name)}/${action}`, { method: 'POST' }),
+  volumes: (name: string) => api<{ volumes: VolumeInfo[] }>(`/api/apps/${encodeURIComponent(name)}/volumes`).then((r) => r.volumes),
   remove: (name: string) => api<{ deleted: string }>(`/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`, { method: 'DELETE' }),
   stats: (name: string) => api<{ stats: Stats | null }>(`/api/apps/${encodeURIComponent(name)}/stats`).then((r) => r.stats),
   statsSeries: (name: string, range = '24h') => api<{ series: Point[] }>(`/api/apps/${encodeURIComponent(name)}/stats/series?range=${range}`).then((r) => r.series),

@@ -23,6 +23,8 @@ const RULES: Array<[method: string, path: RegExp, need: Need]> = [
   ['*', /^\/api\/(users|audit)(\/|$)/, 'admin'],
   ['PUT', /^\/api\/apps\/[^/]+$/, 'admin'],
   ['DELETE', /^\/api\/apps\/[^/]+$/, 'admin'],
+  // A volume's files are the app's data (databases, uploads): read and replaced by admins only.
+  ['*', /^\/api\/apps\/[^/]+\/volumes\/[^/]+\/archive$/, 'admin'],
   ['POST', /^\/api\/deploys\/?$/, 'deploy'],
   ['POST', /^\/api\/deploys\/[^/]+\/(retry|cancel)$/, 'deploy'],
   ['POST', /^\/api\/apps\/[^/]+\/(rollback|restart|start|stop|versions\/[^/]+\/rebuild)$/, 'deploy'],

@@ -118,8 +118,9 @@ export function appRoutes(ctx: ApiContext): Router {
     if (koa.query.confirm !== name) {
       throw new AppError(400, 'confirmation_required', `Deleting removes every container, image, file and record of ${name}: repeat its name as ?confirm=${name}`);
     }
-    const { done, id } = await lifecycle(ctx, name, 'delete');
-    await audit(ctx, koa, { action: 'app.delete', target: name });
+    const removeVolumes = koa.query.volumes === 'true';
+    const { done, id } = await lifecycle(ctx, name, 'delete', { removeVolumes });
+    await audit(ctx, koa, { action: 'app.delete', target: name, details: { volumes: removeVolumes ? 'removed' : 'kept' } });
     koa.status = done ? 200 : 202;
     koa.body = (done ? { deleted: name } : { operation: { id, action: 'delete', status: 'queued' } }) satisfies DeletedAnswer | OperationAnswer;
   });

@@ -16,6 +16,8 @@ export interface ContainerSpec {
   stopGraceS: number;
   /** The app's own network (SPEC §3 "Networks"). */
   network: string;
+  /** Named volumes and where they are mounted. */
+  mounts?: Array<{ volume: string; path: string }>;
 }
 
 export interface ContainerInfo {
@@ -54,6 +56,8 @@ export class Containers {
         StopTimeout: spec.stopGraceS,
         HostConfig: {
           NetworkMode: spec.network,
+          // The app's named volumes (issue 16); never a bind of a host path.
+          Mounts: (spec.mounts ?? []).map((m) => ({ Type: 'volume' as const, Source: m.volume, Target: m.path, ReadOnly: false })),
           PortBindings: { [port]: [{ HostIp: spec.hostIp, HostPort: String(spec.hostPort) }] },
           // A candidate is not restarted by the engine: a crash during its health check must stay visible
           // (with its exit code) and fail the deploy. The switch gives the live one its restart policy.

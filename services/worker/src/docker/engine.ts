@@ -10,6 +10,7 @@ import { Images } from './images';
 import { NetworkClient } from './networks';
 import { Streams } from './streams';
 import { Swarm } from './swarm';
+import { Volumes } from './volumes';
 
 export { BuildError, type BuildLimits } from './images';
 export { EngineError, statusOf } from './client';
@@ -21,6 +22,7 @@ export class Engine {
   readonly containers: Containers;
   readonly streams: Streams;
   readonly swarm: Swarm;
+  readonly volumes: Volumes;
   private readonly client: EngineClient;
   private readonly networks: NetworkClient;
 
@@ -31,6 +33,7 @@ export class Engine {
     this.containers = new Containers(this.client);
     this.streams = new Streams(this.client);
     this.swarm = new Swarm(this.client);
+    this.volumes = new Volumes(this.client);
     this.networks = new NetworkClient(this.client.docker, instance);
   }
 

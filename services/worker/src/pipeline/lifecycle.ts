@@ -14,29 +14,23 @@ import { keys } from '@slipway/records/redis';
 import { announceRoute } from '@slipway/records/route-announcements';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
-import { PipelineError } from '../errors';
+import { LifecycleError, PipelineError } from '../errors';
 import { runnerFor } from '../runners';
 import type { Watcher } from '../after-switch/watch';
+import { exportVolume, restoreVolume } from './volume-ops';
 
 type LifecycleJob = Extract<DeployJob, { kind: 'lifecycle' }>;
-
-export class LifecycleError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export async function runLifecycle(ctx: WorkerContext, watcher: Watcher, job: LifecycleJob): Promise<void> {
   await ctx.redis.hset(keys.op(job.deployId), 'status', 'running');
   try {
+    let file: string | undefined;
     if (job.action === 'stop') await stopApp(ctx, watcher, job.app);
     else if (job.action === 'start') await startApp(ctx, job.app);
-    else await deleteApp(ctx, watcher, job.app);
-    await settleOp(ctx.redis, job.deployId, { status: 'succeeded' });
+    else if (job.action === 'volume-export') file = await exportVolume(ctx, job);
+    else if (job.action === 'volume-restore') await restoreVolume(ctx, job, { stop: () => stopApp(ctx, watcher, job.app), start: () => startApp(ctx, job.app) });
+    else await deleteApp(ctx, watcher, job.app, job.removeVolumes === true);
+    await settleOp(ctx.redis, job.deployId, { status: 'succeeded', ...(file ? { file } : {}) });
   } catch (err) {
     const known = err instanceof LifecycleError ? err : err instanceof PipelineError ? new LifecycleError(409, err.code, err.message) : null;
     const error = known ? { status: known.status, code: known.code, message: known.message } : { status: 500, code: 'internal', message: (err as Error).message };
@@ -68,7 +62,7 @@ async function startApp(ctx: WorkerContext, app: string): Promise<void> {
   await notify(ctx.redis, { type: 'app', app, change: 'started', version: record.current });
 }
 
-async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string): Promise<void> {
+async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string, removeVolumes: boolean): Promise<void> {
   await watcher.end(app);
   const record = await ctx.store.getAppRecord(app);
   await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: record.port ?? null, deleted: true }, ctx.settings.stopGraceS * 1000);
@@ -82,6 +76,8 @@ async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string): Pro
   for (const image of await ctx.engine.images.list(app)) await ctx.engine.images.removeById(image.id);
   // Its network goes once no container of it is left (SPEC §3 "Networks").
   await ctx.engine.removeNetworks({ [LABEL.app]: app });
+  // Volumes hold what the app wrote: kept (an app of the same name mounts them again) unless asked.
+  if (removeVolumes) for (const volume of await ctx.engine.volumes.list({ [LABEL.app]: app })) await ctx.engine.volumes.remove(volume.name);
   const data = dataPaths(ctx.settings.dataDir);
   await rm(path.join(data.cluster, app), { recursive: true, force: true });
   await rm(path.join(data.archives, app), { recursive: true, force: true });

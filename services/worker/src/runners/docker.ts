@@ -14,8 +14,9 @@ import type { Reporter } from '../pipeline/reporter';
 import type { BuiltImage } from '../stages/build';
 import { discardCandidate, removeContainers, removeLeftovers } from '../stages/cleanup';
 import { probeHost, waitHealthy } from '../stages/health';
-import { start } from '../stages/start';
+import { start, type Candidate } from '../stages/start';
 import { recordAdopted, switchTo, type Live } from '../stages/switch';
+import { appVolumes } from '../stages/volumes';
 import type { ReconcileReport, Runner, Target } from './runner';
 
 export class DockerRunner implements Runner {
@@ -33,20 +34,26 @@ export class DockerRunner implements Runner {
       store.getAppRecord(target.app),
       engine.containers.list({ [LABEL.managed]: true }),
     ]);
-    const candidate = await start(engine, {
-      ...target,
-      image: image.image,
-      labels: labelsFor(target.app, target.version, target.deployId, settings.instance),
-      settings: appSettings,
-      bind: settings.bind,
-      stopGraceS: settings.stopGraceS,
-      liveContainerId: record.containerId,
-      takenPorts: managed.flatMap((c) => c.ports.map((p) => p.hostPort)).filter((p): p is number => typeof p === 'number'),
-      networkPool: settings.networkPool,
-    });
-    report.log(`Started ${candidate.name} on ${settings.bind}:${candidate.hostPort} (container port ${candidate.containerPort})`);
-
+    const mounts = await appVolumes(this.ctx, target.app, settings.instance, appSettings);
+    // A single writer of its volumes: the old version stops before the new one starts (a short gap).
+    const stopFirst = appSettings.switch === 'stop-first' && record.containerId && record.status !== 'stopped' ? record : null;
+    if (stopFirst) await this.stopForSwitch(target.app, stopFirst, report);
+    let candidate: Candidate | undefined;
     try {
+      candidate = await start(engine, {
+        ...target,
+        image: image.image,
+        labels: labelsFor(target.app, target.version, target.deployId, settings.instance),
+        settings: appSettings,
+        bind: settings.bind,
+        stopGraceS: settings.stopGraceS,
+        liveContainerId: record.containerId,
+        takenPorts: managed.flatMap((c) => c.ports.map((p) => p.hostPort)).filter((p): p is number => typeof p === 'number'),
+        networkPool: settings.networkPool,
+        mounts,
+      });
+      report.log(`Started ${candidate.name} on ${settings.bind}:${candidate.hostPort} (container port ${candidate.containerPort})`);
+
       await report.enter('health');
       const healthy = await waitHealthy(
         engine,
@@ -58,7 +65,29 @@ export class DockerRunner implements Runner {
       await report.enter('switch');
       return await switchTo(this.ctx, { ...target, healthy, stopGraceS: settings.stopGraceS }, (line) => report.log(line));
     } catch (err) {
-      throw await discardCandidate(this.ctx, candidate.containerId, err);
+      const failure = candidate ? await discardCandidate(this.ctx, candidate.containerId, err) : err;
+      if (stopFirst) await this.bringBack(target.app, stopFirst, report);
+      throw failure;
+    }
+  }
+
+  /** `switch: "stop-first"`: the gateways stop sending to the old version and it stops, kept for a way back. */
+  private async stopForSwitch(app: string, live: AppRecord, report: Reporter): Promise<void> {
+    await announceRoute(this.ctx.redis, { app, version: null, port: null, previousPort: live.port ?? null }, this.ctx.settings.stopGraceS * 1000);
+    await this.ctx.engine.containers.stop(live.containerId!, this.ctx.settings.stopGraceS);
+    report.log(`Stopped ${live.current} first (switch: stop-first): the app does not answer until the new version is healthy`);
+  }
+
+  /** A stop-first deploy that failed: the version that ran before runs again, and the gateways go back to it. */
+  private async bringBack(app: string, live: AppRecord, report: Reporter): Promise<void> {
+    try {
+      const { address } = await this.resume(app, live);
+      await this.ctx.store.setAppRecord(app, { address: address ?? undefined });
+      await announceRoute(this.ctx.redis, { app, version: live.current!, port: live.port ?? null, address, previousPort: null }, 0);
+      report.log(`${live.current} runs again`);
+    } catch (err) {
+      this.ctx.log.error({ app, err: (err as Error).message }, 'could not bring back the version stopped for a stop-first switch');
+      report.log(`Could not start ${live.current} again: ${(err as Error).message}`);
     }
   }
 

@@ -7,6 +7,7 @@
  */
 import getPort from 'get-port';
 import type { AppSettings } from '@slipway/contracts/settings';
+import { volumeName } from '@slipway/contracts/volumes';
 import type { AppRecord } from '@slipway/records/store';
 import type { WorkerContext } from '../context';
 import type { ContainerInfo, ServiceInfo } from '../docker/engine';
@@ -141,12 +142,15 @@ export function serviceSpec(ctx: Pick<WorkerContext, 'settings'>, target: Target
         // daemon's own `no-new-privileges` option covers their tasks (docs/swarm.md).
         Privileges: { NoNewPrivileges: true },
         Healthcheck: { Test: ['CMD-SHELL', HEALTH_CMD], Interval: 2 * SECOND, Timeout: 2 * SECOND, Retries: 3, StartPeriod: 3 * SECOND },
+        // Named volumes are local to the node a task runs on (docs/swarm.md); the engine makes them there.
+        Mounts: app.volumes.map(({ path }) => ({ Type: 'volume', Source: volumeName(target.app, path), Target: path, VolumeOptions: { Labels: { [LABEL.managed]: 'true', [LABEL.instance]: ctx.settings.instance, [LABEL.app]: target.app } } })),
       },
       Resources: { Limits: { NanoCPUs: Math.round(app.cpus * 1e9), MemoryBytes: app.memoryMb * 1024 * 1024, Pids: 256 } },
       RestartPolicy: { Condition: 'any', Delay: SECOND, MaxAttempts: 0 },
     },
     Mode: { Replicated: { Replicas: 1 } },
-    UpdateConfig: { Parallelism: 1, Order: 'start-first', FailureAction: 'rollback', Monitor: 5 * SECOND, MaxFailureRatio: 0 },
+    // stop-first: the single writer of its volumes stops before its successor starts.
+    UpdateConfig: { Parallelism: 1, Order: app.switch === 'stop-first' ? 'stop-first' : 'start-first', FailureAction: 'rollback', Monitor: 5 * SECOND, MaxFailureRatio: 0 },
     RollbackConfig: { Parallelism: 1, Order: 'start-first', FailureAction: 'pause', Monitor: 5 * SECOND },
     EndpointSpec: host
       ? { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: containerPort, PublishedPort: hostPort, PublishMode: 'host' }] }

@@ -26,6 +26,8 @@ export interface StartInput {
   takenPorts: number[];
   /** SLIPWAY_NETWORK_POOL: the app's network gets a /24 of it. */
   networkPool: string;
+  /** The app's named volumes (stages/volumes.ts). */
+  mounts: Array<{ volume: string; path: string }>;
 }
 
 export interface Candidate {
@@ -86,6 +88,7 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
         pidsLimit: 256,
         stopGraceS: input.stopGraceS,
         network,
+        mounts: input.mounts,
       });
       await engine.containers.start(containerId);
       const address = await engine.containers.address(containerId);
