@@ -3,7 +3,9 @@ import type { AppDetail, AppSummary, AppVersion } from '@slipway/contracts/app';
 import type { Scope } from '@slipway/contracts/auth';
 import { maskSettings } from '@slipway/contracts/settings';
 import type { AppRecord, VersionRecord } from '@slipway/records/store';
+import { isAppName } from '@slipway/contracts/names';
 import type { ApiContext } from './context';
+import { notFound } from './errors';
 
 export async function listApps(ctx: ApiContext): Promise<AppSummary[]> {
   const names = await ctx.store.listAppNames();
@@ -59,4 +61,11 @@ function versionView(v: VersionRecord, record: AppRecord): AppVersion {
     ...(v.kind ? { kind: v.kind } : {}),
     ...(v.site ? { site: v.site } : {}),
   };
+}
+
+/** The app named in a path, which must exist: else `404 app_not_found` (a PUT creates it instead). */
+export async function existingApp(ctx: ApiContext, raw: string | undefined): Promise<string> {
+  const name = raw ?? '';
+  if (!isAppName(name) || !(await ctx.store.appExists(name))) throw notFound('app_not_found', `No app named "${name.slice(0, 63)}"`);
+  return name;
 }

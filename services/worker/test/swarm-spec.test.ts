@@ -15,4 +15,22 @@ describe('swarm service spec (issue 12: the hardening of docker mode)', () => {
     expect(spec.TaskTemplate.Resources.Limits).toEqual({ NanoCPUs: 1e9, MemoryBytes: 512 * 1024 * 1024, Pids: 256 });
     expect(spec.EndpointSpec.Ports).toEqual([{ Protocol: 'tcp', TargetPort: 3000, PublishedPort: 40000, PublishMode: 'host' }]);
   });
+
+  it("mounts the app's volumes as labelled named volumes, and stops the old task first for stop-first apps (issue 16)", () => {
+    const settings = loadSettings({});
+    const app = { ...DEFAULT_SETTINGS, volumes: [{ path: '/var/lib/data' }], switch: 'stop-first' as const };
+    const spec = serviceSpec({ settings }, { app: 'shop', version: '1.0.0', deployId: 'd1' }, 'shop:1.0.0', app, 3000, 40000) as any;
+    expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([
+      {
+        Type: 'volume',
+        Source: 'slipway-shop-var-lib-data',
+        Target: '/var/lib/data',
+        VolumeOptions: { Labels: { 'io.slipway.managed': 'true', 'io.slipway.instance': settings.instance, 'io.slipway.app': 'shop' } },
+      },
+    ]);
+    expect(spec.UpdateConfig.Order).toBe('stop-first');
+    const overlap = serviceSpec({ settings }, { app: 'shop', version: '1.0.0', deployId: 'd1' }, 'shop:1.0.0', DEFAULT_SETTINGS, 3000, 40000) as any;
+    expect(overlap.UpdateConfig.Order).toBe('start-first');
+    expect(overlap.TaskTemplate.ContainerSpec.Mounts).toEqual([]);
+  });
 });

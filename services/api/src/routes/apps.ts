@@ -7,7 +7,7 @@ import { isAppName, VERSION_RE } from '@slipway/contracts/names';
 import { RollbackBodySchema, SeriesQuerySchema } from '@slipway/contracts/requests';
 import { lifecycle, rebuild, restart, rollback, updateSettings } from '../actions';
 import { audit } from '../audit';
-import { appDetail, appSummary, listApps } from '../apps';
+import { appDetail, appSummary, existingApp, listApps } from '../apps';
 import type { ApiContext } from '../context';
 import { AppError, notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
@@ -22,12 +22,7 @@ export function appRoutes(ctx: ApiContext): Router {
   const router = apiRouter();
   router.use(requireRedis(ctx.redis));
 
-  /** The app named in the path, which must exist (PUT creates it instead). */
-  const existing = async (raw: string | undefined): Promise<string> => {
-    const name = raw ?? '';
-    if (!isAppName(name) || !(await ctx.store.appExists(name))) throw notFound('app_not_found', `No app named "${name.slice(0, 63)}"`);
-    return name;
-  };
+  const existing = (raw: string | undefined) => existingApp(ctx, raw);
 
   router.get('/api/apps', async (koa) => {
     koa.body = { apps: await listApps(ctx) } satisfies AppsAnswer;

@@ -2,11 +2,10 @@ import type Router from '@koa/router';
 import { apiRouter } from './router';
 import type { LogLinesAnswer } from '@slipway/contracts/responses';
 import type { LogLine } from '@slipway/contracts/logs';
-import { isAppName } from '@slipway/contracts/names';
 import { LogHistoryQuerySchema, LogLiveQuerySchema } from '@slipway/contracts/requests';
 import { readLogs } from '@slipway/records/app-logs';
+import { existingApp } from '../apps';
 import type { ApiContext } from '../context';
-import { notFound } from '../errors';
 import { logMatcher } from '../log-search';
 import { requireRedis } from '../middleware/redis-guard';
 import { query } from '../middleware/validate';
@@ -15,11 +14,7 @@ export function logRoutes(ctx: ApiContext): Router {
   const router = apiRouter();
   router.use(requireRedis(ctx.redis));
 
-  const app = async (raw: string | undefined): Promise<string> => {
-    const name = raw ?? '';
-    if (!isAppName(name) || !(await ctx.store.appExists(name))) throw notFound('app_not_found', `No app named "${name.slice(0, 63)}"`);
-    return name;
-  };
+  const app = (raw: string | undefined) => existingApp(ctx, raw);
 
   // History, newest `tail` matching lines (oldest first); kept after the containers are gone.
   router.get('/api/apps/:name/logs', async (koa) => {

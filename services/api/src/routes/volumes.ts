@@ -9,10 +9,10 @@ import path from 'node:path';
 import type Router from '@koa/router';
 import type { OperationAnswer, VolumeAnswer, VolumesAnswer } from '@slipway/contracts/responses';
 import type { VolumeInfo } from '@slipway/contracts/volumes';
-import { isAppName } from '@slipway/contracts/names';
 import { dataPaths } from '@slipway/runtime/config';
 import { lifecycle } from '../actions';
 import { audit } from '../audit';
+import { existingApp } from '../apps';
 import type { ApiContext } from '../context';
 import { notFound } from '../errors';
 import { requireRedis } from '../middleware/redis-guard';
@@ -26,11 +26,7 @@ export function volumeRoutes(ctx: ApiContext): Router {
   const router = apiRouter();
   router.use(requireRedis(ctx.redis));
 
-  const appOf = async (raw: string | undefined): Promise<string> => {
-    const name = raw ?? '';
-    if (!isAppName(name) || !(await ctx.store.appExists(name))) throw notFound('app_not_found', `No app named "${name.slice(0, 63)}"`);
-    return name;
-  };
+  const appOf = (raw: string | undefined) => existingApp(ctx, raw);
   /** The app's volume of that name, as the list shows it. */
   const volumeOf = async (app: string, raw: string | undefined): Promise<VolumeInfo> => {
     const volume = (await ctx.store.listVolumes(app)).find((v) => v.name === raw);
