@@ -182,6 +182,22 @@ describe('the panel', () => {
     await expect.poll(() => page.locator('[data-kind=success]').allTextContents(), { timeout: 15_000 }).toContainEqual(expect.stringContaining('fromcurl 1.0.0 deployed'));
   });
 
+  it("lists an app's volumes with a download that works with the session, and links its domains (issue 16)", async () => {
+    expect((await call(slipway.url, 'PUT', '/api/apps/console', { volumes: [{ path: '/srv/data' }], domains: ['console.example.com'] })).status).toBe(200);
+    const res = await call(slipway.url, 'POST', '/api/apps/console/restart');
+    expect((await waitForDeploy(slipway.url, res.body.deploy.id)).status).toBe('succeeded');
+    await page.goto(`${slipway.url}/apps/console`);
+    const row = page.locator('tr[data-volume]');
+    await row.waitFor();
+    expect(await row.locator('td').first().textContent()).toBe('/srv/data');
+    const href = await row.getByRole('link', { name: 'Download' }).getAttribute('href');
+    const download = await page.request.get(`${slipway.url}${href}`);
+    expect(download.status()).toBe(200);
+    expect(download.headers()['content-type']).toBe('application/gzip');
+    expect(await page.locator('[data-domain="console.example.com"]').getAttribute('href')).toBe(`http://console.example.com:${slipway.env.SLIPWAY_GATEWAY_PORT}/`);
+    await shoot(page, 'app-volumes');
+  });
+
   it('speaks Chinese, goes dark, and fits a phone', async () => {
     await page.getByLabel('Language').selectOption('zh-CN');
     await expect.poll(() => page.getByRole('link', { name: '数据统计' }).isVisible()).toBe(true);

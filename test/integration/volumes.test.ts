@@ -158,6 +158,12 @@ describe('volumes', () => {
     expect((await deployed(await counter('4.0.0'))).status).toBe('succeeded');
     expect(await visit()).toBe('4.0.0 1');
 
+    // A broken upload is refused before anything is emptied.
+    for (const broken of [Buffer.from('not an archive'), first.subarray(0, Math.floor(first.length / 2))]) {
+      expect(await restore(volume!.name, broken)).toMatchObject({ status: 422, body: { error: { code: 'corrupt_archive' } } });
+    }
+    expect(await visit()).toBe('4.0.0 2');
+
     const restored = await restore(volume!.name, first);
     expect(restored.status).toBe(200);
     expect(restored.body.volume).toMatchObject({ name: volume!.name, bytes: expect.any(Number) });

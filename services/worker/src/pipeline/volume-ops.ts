@@ -4,10 +4,11 @@
  * again; a download writes `<data>/exports/<op>.tar.gz` for the API to send.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
+import * as tarStream from 'tar-stream';
 import type { DeployJob } from '@slipway/contracts/job';
 import { dataPaths } from '@slipway/runtime/config';
 import type { WorkerContext } from '../context';
@@ -41,6 +42,8 @@ export async function restoreVolume(ctx: WorkerContext, job: VolumeJob, app: { s
   const file = await confinedArchive(ctx.settings.dataDir, job.file ?? '');
   try {
     const volume = await volumeOf(ctx, job);
+    // Read to the end before the volume is emptied: a broken upload must not cost the files there.
+    await readWholeTar(file);
     const record = await ctx.store.getAppRecord(job.app);
     const running = Boolean(record.containerId && record.current && record.status !== 'stopped');
     // The app must not write while its files are replaced under it.
@@ -54,6 +57,32 @@ export async function restoreVolume(ctx: WorkerContext, job: VolumeJob, app: { s
   } finally {
     await rm(file, { force: true });
   }
+}
+
+/** Gunzips (when gzipped) and walks every entry of the tar; throws `422 corrupt_archive` if it is not one. */
+async function readWholeTar(file: string): Promise<void> {
+  const head = Buffer.alloc(2);
+  const fd = await open(file, 'r');
+  try {
+    await fd.read(head, 0, 2, 0);
+  } finally {
+    await fd.close();
+  }
+  const extract = tarStream.extract();
+  let entries = 0;
+  extract.on('entry', (_header, stream, next) => {
+    entries++;
+    stream.on('end', next);
+    stream.resume();
+  });
+  const gzipped = head[0] === 0x1f && head[1] === 0x8b;
+  try {
+    if (gzipped) await pipeline(createReadStream(file), createGunzip(), extract);
+    else await pipeline(createReadStream(file), extract);
+  } catch (err) {
+    throw new LifecycleError(422, 'corrupt_archive', `The upload is not a complete .tar.gz or .tar (${(err as Error).message}); the volume was not touched`);
+  }
+  if (entries === 0) throw new LifecycleError(422, 'corrupt_archive', 'The upload holds no files, not even the volume\'s root; the volume was not touched');
 }
 
 /** Downloads nobody fetched (the request gave up before the export was done) go after an hour. */
