@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '@slipway/runtime/config';
 import { adoptAdminToken } from '../helpers/admin';
-import { upload, viaGateway, waitForDeploy } from '../helpers/api';
+import { authHeaders, call, upload, viaGateway, viaHttps, waitForDeploy } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
 import { launch, shoot } from '../helpers/browser';
 import { docker, removeOwned, removeOwnedNetworks } from '../helpers/slipway';
@@ -30,6 +30,7 @@ let home: string;
 let env: NodeJS.ProcessEnv;
 let url: string;
 let gatewayUrl: string;
+let httpsPort: number;
 let browser: Browser | undefined;
 let page: Page;
 
@@ -58,12 +59,16 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs
 beforeAll(async () => {
   home = await mkdtemp(path.join(tmpdir(), 'slipway-compose-'));
   const [port, gatewayPort, redisPort] = [await getPort(), await getPort(), await getPort()];
+  httpsPort = await getPort();
   env = {
     ...process.env,
     SLIPWAY_HOME: home,
     SLIPWAY_PORT: String(port),
     SLIPWAY_GATEWAY_PORT: String(gatewayPort),
     SLIPWAY_REDIS_PORT: String(redisPort),
+    // HTTPS from the internal CA: the gateway, as uid 1000, keeps its keys in the data dir's tls folder.
+    SLIPWAY_TLS: 'internal',
+    SLIPWAY_HTTPS_PORT: String(httpsPort),
     SLIPWAY_IMAGE_PREFIX: prefix,
     SLIPWAY_IMAGE: `slipway:${project}`,
   };
@@ -128,6 +133,11 @@ describe('docker compose up', () => {
     expect(res.status).toBe(202);
     expect(await waitForDeploy(url, res.body.deploy.id)).toMatchObject({ status: 'succeeded' });
     expect((await viaGateway(gatewayUrl, 'hello.localhost')).text.trim()).toBe('hello 1.0.0');
+    const ca = await (await fetch(`${url}/api/tls/ca.pem`, { headers: authHeaders(url) })).text();
+    await expect.poll(async () => (await call(url, 'GET', '/api/apps/hello/certificates')).body.certificates[0]?.state).toBe('valid');
+    const secure = await viaHttps(httpsPort, 'hello.localhost', ca);
+    expect(`${secure.status} ${secure.text.trim()} ${secure.cert.subjectaltname}`).toBe('200 hello 1.0.0 DNS:hello.localhost');
+    expect((await stat(path.join(home, 'tls', 'ca-key.pem'))).mode & 0o777).toBe(0o600);
     await page.goto(`${url}/apps`);
     await expect.poll(() => page.locator('tr[data-app=hello]').count()).toBeGreaterThan(0);
     expect(await page.locator('tr[data-app=hello]').first().textContent()).toContain('1.0.0');

@@ -29,7 +29,7 @@ async function archiveFile(name: string, data: Buffer): Promise<string> {
 
 beforeAll(async () => {
   if (!existsSync('ui/build/index.html')) throw new Error('The panel is not built: run npm run build first');
-  slipway = await startSlipway({ env: { SLIPWAY_SAMPLE_S: '1' } });
+  slipway = await startSlipway({ env: { SLIPWAY_SAMPLE_S: '1', SLIPWAY_TLS: 'internal' } });
   browser = await launch();
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.on('pageerror', (err) => pageErrors.push(String(err)));
@@ -196,6 +196,23 @@ describe('the panel', () => {
     expect(download.headers()['content-type']).toBe('application/gzip');
     expect(await page.locator('[data-domain="console.example.com"]').getAttribute('href')).toBe(`http://console.example.com:${slipway.env.SLIPWAY_GATEWAY_PORT}/`);
     await shoot(page, 'app-volumes');
+  });
+
+  it("shows the app's certificates with HTTPS links, and the CA root downloads with the session (issue 16)", async () => {
+    await page.goto(`${slipway.url}/apps/console`);
+    const row = page.locator('tr[data-certificate="console.example.com"][data-state="valid"]');
+    await row.waitFor();
+    expect(await row.getByRole('link').getAttribute('href')).toBe(`https://console.example.com:${slipway.httpsPort}/`);
+    expect(await page.locator('tr[data-certificate="console.localhost"] .badge').textContent()).toBe('valid');
+    const ca = await page.request.get(`${slipway.url}${await page.getByRole('link', { name: 'Download the CA root' }).getAttribute('href')}`);
+    expect(ca.status()).toBe(200);
+    expect(await ca.text()).toMatch(/^-----BEGIN CERTIFICATE-----/);
+
+    await page.getByLabel('Redirect HTTP to HTTPS').check();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(async () => (await viaGateway(slipway.gatewayUrl, 'console.example.com')).status).toBe(308);
+    await page.locator('section[aria-label="HTTPS"]').scrollIntoViewIfNeeded();
+    await shoot(page, 'app-https');
   });
 
   it('speaks Chinese, goes dark, and fits a phone', async () => {

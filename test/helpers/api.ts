@@ -1,5 +1,7 @@
 /** A small client for the HTTP API, as curl or the CLI would use it, with the instance's admin token. */
-import { request, type Agent } from 'node:http';
+import { request, type Agent, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Deploy } from '@slipway/contracts/deploy';
 import { createParser } from 'eventsource-parser';
 
@@ -83,14 +85,40 @@ export function get(url: string, timeoutMs = 3000): Promise<{ status: number; te
 }
 
 /** A request to the gateway naming the app in the Host header (fetch cannot set Host). */
-export function viaGateway(gatewayUrl: string, host: string, path = '/', agent?: Agent): Promise<{ status: number; text: string }> {
+export function viaGateway(gatewayUrl: string, host: string, path = '/', agent?: Agent): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
   const url = new URL(gatewayUrl);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, path, headers: { host }, agent: agent ?? false }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * A request to the gateway's HTTPS port for `host` (sent as SNI and Host), trusting only `ca`: with a new
+ * connection each time (a new handshake), unless an agent is given. Answers with the certificate it was served.
+ */
+export function viaHttps(
+  port: number,
+  host: string,
+  ca: string | string[],
+  path = '/',
+  agent: HttpsAgent | false = false,
+): Promise<{ status: number; text: string; headers: IncomingHttpHeaders; cert: PeerCertificate }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, servername: host, path, headers: { host }, ca, agent }, (res) => {
+      const cert = (res.socket as TLSSocket).getPeerCertificate();
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers, cert }));
       res.on('error', reject);
     });
     req.setTimeout(10_000, () => req.destroy(new Error('timed out')));

@@ -35,6 +35,8 @@ export interface Slipway {
   gateway: ChildProcess;
   /** The gateway's address; requests name the app in their Host header (`<app>.localhost`). */
   gatewayUrl: string;
+  /** The gateway's HTTPS port (SLIPWAY_HTTPS_PORT; listened on only when SLIPWAY_TLS is on). */
+  httpsPort: number;
   env: Record<string, string>;
   /** The label value that marks this instance's containers and images (io.slipway.instance). */
   instance: string;
@@ -74,7 +76,8 @@ export async function startSlipway(
   const redis = opts.redis ?? (opts.redisUrl ? (null as unknown as StartedRedisContainer) : await startRedis());
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'slipway-test-')));
   const port = await getPort();
-  const gatewayPort = await getPort();
+  const gatewayPort = Number(opts.env?.SLIPWAY_GATEWAY_PORT ?? (await getPort()));
+  const httpsPort = await getPort();
   const prefix = `slipwaytest${randomBytes(3).toString('hex')}/`;
   const token = `slw_test${randomBytes(24).toString('base64url')}`;
   const redisUrl = opts.redisUrl ?? `redis://${redis.getHost()}:${redis.getPort()}`;
@@ -84,6 +87,7 @@ export async function startSlipway(
   const env: Record<string, string> = {
     PORT: String(port),
     SLIPWAY_GATEWAY_PORT: String(gatewayPort),
+    SLIPWAY_HTTPS_PORT: String(httpsPort),
     HOST: '127.0.0.1',
     REDIS_URL: redisUrl,
     SLIPWAY_DATA_DIR: dataDir,
@@ -126,6 +130,7 @@ export async function startSlipway(
     worker: spawn('worker'),
     gateway: spawn('gateway'),
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
+    httpsPort,
     async killWorker(signal = 'SIGKILL') {
       const worker = slipway.worker;
       if (worker.exitCode !== null || worker.signalCode !== null) return;

@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'version_not_found',
   'volume_not_found',
   'domain_taken',
+  /** GET /api/tls/ca.pem when SLIPWAY_TLS is not `internal`. */
+  'tls_not_internal',
   'image_pruned',
   'already_running',
   'not_running',
@@ -52,6 +54,8 @@ export const ERROR_CODES = [
   // service
   'redis_unavailable',
   'docker_unavailable',
+  /** Something the API serves that another service has not made yet (the gateway's CA at its first start). */
+  'not_ready',
   'internal',
 ] as const;
 

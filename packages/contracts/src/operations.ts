@@ -90,6 +90,7 @@ export const OPERATIONS: Operation[] = [
     { id: 'stopApp', method: 'POST', path: '/api/apps/{name}/stop', summary: "Stop the app's container", access: 'deploy', answers: { 200: res.AppSummaryAnswerSchema, 202: res.OperationAnswerSchema } },
     { id: 'listVolumes', method: 'GET', path: '/api/apps/{name}/volumes', summary: "The app's volumes, where they are mounted and their sizes", access: 'read', answers: { 200: res.VolumesAnswerSchema } },
     { id: 'downloadVolume', method: 'GET', path: '/api/apps/{name}/volumes/{volume}/archive', summary: "A volume's files as a .tar.gz", access: 'admin', params: VOLUME, answers: { 200: { text: 'the volume as application/gzip, a download' } } },
+    { id: 'appCertificates', method: 'GET', path: '/api/apps/{name}/certificates', summary: "The app's host names and the state of their HTTPS certificates", access: 'read', answers: { 200: res.CertificatesAnswerSchema } },
     { id: 'restoreVolume', method: 'PUT', path: '/api/apps/{name}/volumes/{volume}/archive', summary: 'Replace a volume\'s files with an upload; the app is stopped meanwhile, then started', access: 'admin', params: VOLUME, body: { form: req.VolumeFormSchema }, answers: { 200: res.VolumeAnswerSchema, 202: res.OperationAnswerSchema } },
   ]),
   ...tagged('observe', [
@@ -97,6 +98,7 @@ export const OPERATIONS: Operation[] = [
     { id: 'appLogStream', method: 'GET', path: '/api/apps/{name}/logs/stream', summary: "The app's log lines, live", access: 'read', query: req.LogLiveQuerySchema, answers: { 200: { sse: { log: LogLineSchema } } } },
     { id: 'appStats', method: 'GET', path: '/api/apps/{name}/stats', summary: "The app's container, as last sampled", access: 'read', answers: { 200: res.AppStatsAnswerSchema } },
     { id: 'appStatsSeries', method: 'GET', path: '/api/apps/{name}/stats/series', summary: "The history of the app's container", access: 'read', query: req.SeriesQuerySchema, answers: { 200: res.AppSeriesAnswerSchema } },
+    { id: 'tlsCa', method: 'GET', path: '/api/tls/ca.pem', summary: "The internal CA's root certificate (SLIPWAY_TLS=internal), to trust in browsers and clients", access: 'read', answers: { 200: { text: 'the root certificate, application/x-pem-file' } } },
     { id: 'system', method: 'GET', path: '/api/system', summary: 'The machine, its Linux parameters and the Docker Engine', access: 'read', answers: { 200: res.SystemAnswerSchema } },
     { id: 'systemMetrics', method: 'GET', path: '/api/system/metrics', summary: "The machine's history", access: 'read', query: req.SeriesQuerySchema, answers: { 200: res.HostSeriesAnswerSchema } },
     { id: 'systemLogs', method: 'GET', path: '/api/system/logs', summary: "Slipway's own logs (api, worker, gateway)", access: 'read', query: req.OwnLogsQuerySchema, answers: { 200: res.OwnLogLinesAnswerSchema } },

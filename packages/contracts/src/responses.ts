@@ -1,4 +1,5 @@
 import { VolumeInfoSchema } from './volumes';
+import { CertificateStatusSchema, TlsModeSchema } from './tls';
 import { z } from 'zod';
 import { AppDetailSchema, AppSummarySchema } from './app';
 import { AuditEntrySchema, ScopeSchema, TokenInfoSchema, UserSchema } from './auth';
@@ -71,6 +72,9 @@ export const VolumesAnswerSchema = z.object({ volumes: z.array(VolumeInfoSchema)
 export type VolumesAnswer = z.infer<typeof VolumesAnswerSchema>;
 export const VolumeAnswerSchema = z.object({ volume: VolumeInfoSchema });
 export type VolumeAnswer = z.infer<typeof VolumeAnswerSchema>;
+/** The app's host names and their certificates; `httpsPort` null when SLIPWAY_TLS is off. */
+export const CertificatesAnswerSchema = z.object({ tls: TlsModeSchema, httpsPort: z.number().nullable(), certificates: z.array(CertificateStatusSchema) });
+export type CertificatesAnswer = z.infer<typeof CertificatesAnswerSchema>;
 
 // ── logs, stats, the machine ──────────────────────────────────────────────────────────────────────
 export const LogLinesAnswerSchema = z.object({ lines: z.array(LogLineSchema) });

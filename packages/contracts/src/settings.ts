@@ -41,6 +41,8 @@ const fields = {
   switch: SwitchModeSchema,
   /** Host names that reach the app through the gateway, beside `<app>.<SLIPWAY_DOMAIN>`; unique across apps. */
   domains: DomainsSchema,
+  /** Plain-HTTP requests get a 308 to the same URL over HTTPS (when SLIPWAY_TLS is on). */
+  httpsRedirect: z.boolean(),
 };
 
 export const AppSettingsSchema = z
@@ -58,6 +60,7 @@ export const AppSettingsSchema = z
     volumes: fields.volumes.default([]),
     switch: fields.switch.default('overlap'),
     domains: fields.domains.default([]),
+    httpsRedirect: fields.httpsRedirect.default(false),
   })
   .strict();
 export type AppSettings = z.infer<typeof AppSettingsSchema>;

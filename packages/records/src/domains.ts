@@ -32,6 +32,18 @@ export async function claimDomains(redis: Redis, app: string, domains: string[])
 
 export async function releaseDomains(redis: Redis, app: string): Promise<void> {
   await claimDomains(redis, app, []);
+  await setHttpsRedirect(redis, app, false);
+}
+
+/** The app's `httpsRedirect` setting, where the gateways read it (they never read settings). */
+export async function setHttpsRedirect(redis: Redis, app: string, on: boolean): Promise<void> {
+  const changed = on ? await redis.sadd(keys.httpsRedirects, app) : await redis.srem(keys.httpsRedirects, app);
+  if (changed) await redis.publish(keys.domainsChannel, app);
+}
+
+/** Apps whose plain-HTTP requests go to HTTPS. */
+export async function readHttpsRedirects(redis: Redis): Promise<Set<string>> {
+  return new Set(await redis.smembers(keys.httpsRedirects));
 }
 
 /** Every custom domain and its app. */

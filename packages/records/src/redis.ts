@@ -63,8 +63,16 @@ export const keys = {
   volumeSizes: 'slipway:volume-sizes',
   /** Custom domains: {<domain>: <app>} (issue 16). */
   domains: 'slipway:domains',
-  /** Published when the domains change: the gateways reload them. */
+  /** Published when the domains or the HTTPS redirects change: the gateways reload them. */
   domainsChannel: 'slipway:domains:changed',
+  /** Apps whose plain-HTTP requests are redirected to HTTPS (their `httpsRedirect` setting). */
+  httpsRedirects: 'slipway:https-redirects',
+  /** The gateway's certificates, by host name: JSON CertificateStatus (never a key or a certificate). */
+  certificates: 'slipway:certificates',
+  /** The internal CA's root certificate (public), as PEM, for GET /api/tls/ca.pem. */
+  tlsCa: 'slipway:tls:ca',
+  /** An ACME HTTP-01 challenge's key authorization, by token, while the CA validates it. */
+  acmeChallenge: (token: string) => `slipway:acme:${token}`,
   /** start/stop/delete operations waiting in an app's line: {status, action, error?}. */
   op: (id: string) => `slipway:op:${id}`,
   /** Route changes for the gateways: {app, version, port} or {app, port: null}. */

@@ -57,6 +57,12 @@ const SETTINGS = {
   SLIPWAY_GATEWAY_PORT: [int(1, 65535), '8081', 'stable entry to every app'],
   SLIPWAY_GATEWAY_HOST: [host, '127.0.0.1', 'address the gateway listens on (0.0.0.0 to serve other machines)'],
   SLIPWAY_DOMAIN: [host, 'localhost', 'apps answer at <app>.<domain>'],
+  SLIPWAY_HTTPS_PORT: [int(1, 65535), '8443', 'the gateway\'s HTTPS entry (443 in production), when SLIPWAY_TLS is not off'],
+  SLIPWAY_TLS: [z.enum(['off', 'internal', 'acme']), 'off', 'off; internal: certificates from Slipway\'s own CA (its root at GET /api/tls/ca.pem); acme: from SLIPWAY_ACME_URL by HTTP-01 on the gateway\'s HTTP port'],
+  SLIPWAY_TLS_INTERNAL_DAYS: [decimal(0.0001, 397), '90', 'lifetime of a certificate from the internal CA; renewed when two thirds of it have passed'],
+  SLIPWAY_ACME_URL: [z.url({ protocol: /^https?$/ }), 'https://acme-v02.api.letsencrypt.org/directory', 'the ACME directory (SLIPWAY_TLS=acme)'],
+  SLIPWAY_ACME_EMAIL: [z.email().optional(), undefined, 'contact of the ACME account'],
+  SLIPWAY_ACME_CA_FILE: [z.string().min(1).optional(), undefined, 'PEM file of a CA to trust for the ACME directory, besides the system\'s (a private ACME server)'],
   REDIS_URL: [z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(), undefined, 'Redis; unset starts an embedded one'],
   DOCKER_HOST: [z.string().min(1).optional(), undefined, 'engine to drive; unset is the local socket'],
   SLIPWAY_DATA_DIR: [z.string().min(1), './data', 'uploads, unpacked trees, logs'],
@@ -104,6 +110,13 @@ export interface Settings {
   gatewayPort: number;
   gatewayHost: string;
   domain: string;
+  httpsPort: number;
+  tls: 'off' | 'internal' | 'acme';
+  /** Lifetime of an internal CA's certificate, in ms. */
+  tlsInternalMs: number;
+  acmeUrl: string;
+  acmeEmail: string | undefined;
+  acmeCaFile: string | undefined;
   redisUrl: string | undefined;
   dockerHost: string | undefined;
   dataDir: string;
@@ -184,6 +197,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     gatewayPort: r.SLIPWAY_GATEWAY_PORT,
     gatewayHost: r.SLIPWAY_GATEWAY_HOST,
     domain: r.SLIPWAY_DOMAIN,
+    httpsPort: r.SLIPWAY_HTTPS_PORT,
+    tls: r.SLIPWAY_TLS,
+    tlsInternalMs: Math.round(r.SLIPWAY_TLS_INTERNAL_DAYS * 24 * 3600_000),
+    acmeUrl: r.SLIPWAY_ACME_URL,
+    acmeEmail: r.SLIPWAY_ACME_EMAIL,
+    acmeCaFile: r.SLIPWAY_ACME_CA_FILE,
     redisUrl: r.REDIS_URL,
     dockerHost: r.DOCKER_HOST,
     dataDir: path.resolve(r.SLIPWAY_DATA_DIR),
@@ -266,6 +285,8 @@ export function dataPaths(dataDir: string) {
     cluster: path.join(dataDir, 'cluster'),
     redis: path.join(dataDir, 'redis'),
     logs: path.join(dataDir, 'logs'),
+    /** The internal CA, the ACME account and the certificates, all 0600 (issue 16). */
+    tls: path.join(dataDir, 'tls'),
     /** Volume archives made for a download, deleted once sent. */
     exports: path.join(dataDir, 'exports'),
   };

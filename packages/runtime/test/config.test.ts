@@ -46,6 +46,15 @@ describe('settings (SPEC §1)', () => {
     }
   });
 
+  it('serves HTTPS only when asked, and checks its settings (issue 16)', () => {
+    expect(loadSettings({})).toMatchObject({ tls: 'off', httpsPort: 8443, tlsInternalMs: 90 * 24 * 3600_000, acmeUrl: 'https://acme-v02.api.letsencrypt.org/directory', acmeEmail: undefined });
+    expect(loadSettings({ SLIPWAY_TLS: 'acme', SLIPWAY_ACME_URL: 'https://localhost:14000/dir', SLIPWAY_ACME_EMAIL: 'ops@example.com' })).toMatchObject({ tls: 'acme', acmeUrl: 'https://localhost:14000/dir', acmeEmail: 'ops@example.com' });
+    expect(loadSettings({ SLIPWAY_TLS_INTERNAL_DAYS: '0.5' }).tlsInternalMs).toBe(12 * 3600_000);
+    for (const [name, value] of [['SLIPWAY_TLS', 'on'], ['SLIPWAY_ACME_URL', 'ftp://x'], ['SLIPWAY_ACME_EMAIL', 'ops'], ['SLIPWAY_TLS_INTERNAL_DAYS', '400'], ['SLIPWAY_HTTPS_PORT', '0']]) {
+      expect(() => loadSettings({ [name!]: value })).toThrow(name);
+    }
+  });
+
   it('reads given values', () => {
     const s = loadSettings({ PORT: '9000', SLIPWAY_WEBHOOK_URLS: 'http://a/x, https://b/y', REDIS_URL: 'redis://127.0.0.1:6380' });
     expect(s.port).toBe(9000);

@@ -14,7 +14,7 @@ import { keys } from '@slipway/records/redis';
 import { notify } from '@slipway/records/notify';
 import { refusedTarget } from '@slipway/runtime/webhook-target';
 import { isUnderSuffix } from '@slipway/contracts/domains';
-import { claimDomains } from '@slipway/records/domains';
+import { claimDomains, setHttpsRedirect } from '@slipway/records/domains';
 import type { ApiContext } from './context';
 import { AppError, badRequest, conflict, notFound } from './errors';
 import { enqueueContext, rebuildVersion } from './submit';
@@ -44,6 +44,7 @@ export async function updateSettings(ctx: ApiContext, app: string, patch: AppSet
   }
   const next = AppSettingsSchema.parse({ ...before, ...patch, env });
   await ctx.store.putSettings(app, next);
+  if (patch.httpsRedirect !== undefined) await setHttpsRedirect(ctx.redis, app, patch.httpsRedirect);
   await notify(ctx.redis, { type: 'app', app, change: 'settings', message: 'Settings changed; they apply from the next deploy, rollback or restart' });
   ctx.log.info({ app, changed: Object.keys(patch) }, 'settings changed');
   return next;

@@ -11,6 +11,7 @@ import { securityHeaders } from './middleware/security-headers';
 import { authRoutes } from './routes/auth';
 import { errorHandler } from './middleware/error-handler';
 import { volumeRoutes } from './routes/volumes';
+import { tlsRoutes } from './routes/tls';
 import { appRoutes } from './routes/apps';
 import { deployRoutes } from './routes/deploys';
 import { eventRoutes } from './routes/events';
@@ -66,6 +67,7 @@ export function apiRouters(ctx: ApiContext): Router[] {
     logRoutes(ctx),
     appRoutes(ctx),
     volumeRoutes(ctx),
+    tlsRoutes(ctx),
     queueRoutes(ctx),
     eventRoutes(ctx),
     trafficRoutes(ctx),

@@ -5,6 +5,7 @@
  * upstream so a switch can drain the old one before its container stops.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { Pool } from 'undici';
 import { isAppName } from '@slipway/contracts/names';
@@ -20,7 +21,12 @@ export interface GatewayOptions {
   upstreamHost: string;
   /** SLIPWAY_TRUSTED_PROXIES: peers whose X-Forwarded-* and Forwarded headers are believed. */
   trustedProxies: TrustedProxies;
+  /** With SLIPWAY_TLS on: where `httpsRedirect` apps are sent, and (acme) the HTTP-01 answers by token. */
+  tls?: { httpsPort: number; challenge?: (token: string) => Promise<string | null> };
 }
+
+/** RFC 8555 §8.3: where an ACME CA fetches the answer to an HTTP-01 challenge. */
+const CHALLENGE_PATH = '/.well-known/acme-challenge/';
 
 /** Methods that may be sent again when the first upstream refused the connection (nothing reached the app). */
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -42,9 +48,15 @@ export class Gateway {
     private readonly traffic: TrafficCounter,
     private readonly opts: GatewayOptions,
   ) {
-    this.server = createServer((req, res) => void this.web(req, res));
-    this.server.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));
-    this.server.keepAliveTimeout = 5_000;
+    this.server = createServer();
+    this.serve(this.server);
+  }
+
+  /** Answers on `server` too: the HTTPS server shares everything with the HTTP one. */
+  serve(server: Server | HttpsServer): void {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.web(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));
+    server.keepAliveTimeout = 5_000;
   }
 
   /** The app a Host header names, or null: `shop.localhost:8081` → `shop`, or a custom domain's app. */
@@ -87,7 +99,7 @@ export class Gateway {
   }
 
   private forward(req: IncomingMessage, upgrade = false): Record<string, string | string[]> {
-    const proto = (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    const proto = encrypted(req) ? 'https' : 'http';
     return forwardHeaders(req.headers, req.socket.remoteAddress ?? '', { trustedProxies: this.opts.trustedProxies, proto }, upgrade);
   }
 
@@ -124,8 +136,11 @@ export class Gateway {
   private async web(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const began = performance.now();
     const host = req.headers.host ?? '';
+    const tls = this.opts.tls;
+    if (tls?.challenge && !encrypted(req) && req.url?.startsWith(CHALLENGE_PATH)) return this.answerChallenge(tls.challenge, req, res);
     const app = this.appOf(req);
     if (!app || !this.routes.has(app)) return sendPage(res, 404, host);
+    if (tls && !encrypted(req) && this.routes.redirectsToHttps(app)) return redirectToHttps(req, res, tls.httpsPort);
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     for (let attempt = 1; ; attempt++) {
       const route = this.routes.get(app);
@@ -169,6 +184,13 @@ export class Gateway {
     }
   }
 
+  private async answerChallenge(challenge: (token: string) => Promise<string | null>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const token = (req.url ?? '').slice(CHALLENGE_PATH.length);
+    const answer = /^[A-Za-z0-9_-]{1,256}$/.test(token) ? await challenge(token).catch(() => null) : null;
+    res.writeHead(answer ? 200 : 404, { 'content-type': 'text/plain' });
+    res.end(answer ?? 'no such challenge');
+  }
+
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     socket.on('error', () => {});
     const app = this.appOf(req);
@@ -200,6 +222,17 @@ export class Gateway {
       socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   }
+}
+
+function encrypted(req: IncomingMessage): boolean {
+  return (req.socket as Socket & { encrypted?: boolean }).encrypted === true;
+}
+
+/** 308 keeps the method and body, where 301 lets clients turn a POST into a GET. */
+function redirectToHttps(req: IncomingMessage, res: ServerResponse, httpsPort: number): void {
+  const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+  res.writeHead(308, { location: `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.url ?? '/'}`, 'content-length': '0' });
+  res.end();
 }
 
 function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {

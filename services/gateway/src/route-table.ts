@@ -4,7 +4,7 @@
  * Docker); a slow full reload every 30 s repairs anything a lost message would leave stale.
  */
 import type { Redis } from 'ioredis';
-import { readDomains } from '@slipway/records/domains';
+import { readDomains, readHttpsRedirects } from '@slipway/records/domains';
 import { keys } from '@slipway/records/redis';
 import { ADDRESS, parseRouteUpdate, type RouteUpdate } from '@slipway/records/route-announcements';
 
@@ -21,6 +21,9 @@ export class RouteTable {
   private readonly known = new Set<string>();
   /** Custom domains (issue 16): host name → app. */
   private domains = new Map<string, string>();
+  /** Apps whose plain-HTTP requests are redirected to HTTPS. */
+  private redirects = new Set<string>();
+  private readonly listeners: Array<() => void> = [];
 
   constructor(private readonly redis: Redis) {}
 
@@ -38,8 +41,23 @@ export class RouteTable {
     return this.domains.get(host);
   }
 
+  redirectsToHttps(app: string): boolean {
+    return this.redirects.has(app);
+  }
+
+  /** Every host name an app answers on: `<app>.<domain>` for each registered app, and the custom domains. */
+  hostNames(domain: string): string[] {
+    return [...[...this.known].map((app) => `${app}.${domain.toLowerCase()}`), ...this.domains.keys()];
+  }
+
+  /** `listener` runs after every change of apps, routes or domains (the certificates follow the names). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
   async reloadDomains(): Promise<void> {
-    this.domains = await readDomains(this.redis);
+    [this.domains, this.redirects] = await Promise.all([readDomains(this.redis), readHttpsRedirects(this.redis)]);
+    this.changed();
   }
 
   async reload(): Promise<void> {
@@ -57,6 +75,7 @@ export class RouteTable {
     });
     this.routes.clear();
     for (const [app, route] of next) this.routes.set(app, route);
+    this.changed();
   }
 
   apply(update: RouteUpdate): void {
@@ -64,6 +83,11 @@ export class RouteTable {
     else this.known.add(update.app);
     if (update.version && update.port) this.routes.set(update.app, { version: update.version, port: update.port, address: update.address ?? undefined });
     else this.routes.delete(update.app);
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
   }
 
   /** The address could not be connected to: the published port until the next announcement or reload. */

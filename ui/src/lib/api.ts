@@ -8,6 +8,7 @@ import type { LogLine } from '@slipway/contracts/logs';
 import type { AppSettingsPatch } from '@slipway/contracts/settings';
 import type { AuditEntry, TokenInfo, User } from '@slipway/contracts/auth';
 import type { VolumeInfo } from '@slipway/contracts/volumes';
+import type { CertificatesAnswer } from '@slipway/contracts/responses';
 
 export class ApiError extends Error {
   constructor(
@@ -88,7 +89,7 @@ function send<T>(method: string, url: string, form: FormData, onProgress: (fract
   });
 }
 
-export type { AppDetail, AppSummary, Deploy, DeployEvent, LogLine, AuditEntry, TokenInfo, User, VolumeInfo };
+export type { AppDetail, AppSummary, Deploy, DeployEvent, LogLine, AuditEntry, TokenInfo, User, VolumeInfo, CertificatesAnswer };
 
 export interface Stats {
   cpuPercent: number;
@@ -131,6 +132,7 @@ export const Api = {
   rebuild: (name: string, version: string) => api<{ deploy: Deploy }>(`/api/apps/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/rebuild`, { method: 'POST' }).then((r) => r.deploy),
   lifecycle: (name: string, action: 'start' | 'stop' | 'restart') => api<{ app?: AppSummary; deploy?: Deploy }>(`/api/apps/${encodeURIComponent(name)}/${action}`, { method: 'POST' }),
   volumes: (name: string) => api<{ volumes: VolumeInfo[] }>(`/api/apps/${encodeURIComponent(name)}/volumes`).then((r) => r.volumes),
+  certificates: (name: string) => api<CertificatesAnswer>(`/api/apps/${encodeURIComponent(name)}/certificates`),
   remove: (name: string) => api<{ deleted: string }>(`/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`, { method: 'DELETE' }),
   stats: (name: string) => api<{ stats: Stats | null }>(`/api/apps/${encodeURIComponent(name)}/stats`).then((r) => r.stats),
   statsSeries: (name: string, range = '24h') => api<{ series: Point[] }>(`/api/apps/${encodeURIComponent(name)}/stats/series?range=${range}`).then((r) => r.series),
