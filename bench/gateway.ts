@@ -17,36 +17,16 @@ import { keys } from '@slipway/records/redis';
 import { upload, waitForDeploy } from '../test/helpers/api';
 import { fixtureTgz } from '../test/helpers/archives';
 import { startSlipway } from '../test/helpers/slipway';
-import { median, saveResult } from './lib';
+import { median, parseWrk, saveResult, type WrkSample } from './lib';
 
 const seconds = Number(process.argv[2] ?? 10);
 const rounds = Number(process.argv[3] ?? 3);
 const run = promisify(execFile);
 
-interface Sample {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  failed: number;
-}
-
-/** wrk's duration units (us, ms, s) in milliseconds. */
-function ms(text: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(text);
-  if (!m) return Number.NaN;
-  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
-}
-
-async function wrk(url: string, host: string | undefined, secs: number): Promise<Sample> {
+async function wrk(url: string, host: string | undefined, secs: number): Promise<WrkSample> {
   const args = ['-t1', '-c50', `-d${secs}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url];
   const { stdout } = await run('wrk', args);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-  return {
-    rps: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1])),
-    p50Ms: ms(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? ''),
-    p99Ms: ms(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? ''),
-    failed: Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0) + (socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0),
-  };
+  return parseWrk(stdout);
 }
 
 /** `rate` requests per second for `seconds`, spread over 50 keep-alive connections; latencies in ms. */
@@ -97,9 +77,9 @@ async function main() {
     const res = await upload(slipway.url, await fixtureTgz('hello', { version: '1.0.0' }), 'hello.tgz');
     const deploy = await waitForDeploy(slipway.url, res.body.deploy.id);
     const address = await redis.hget(keys.app('hello'), 'address');
-    const direct: Sample[] = [];
-    const gateway: Sample[] = [];
-    const container: Sample[] = [];
+    const direct: WrkSample[] = [];
+    const gateway: WrkSample[] = [];
+    const container: WrkSample[] = [];
     // Warm-up, not counted: the gateway's hot path compiled by V8 and its upstream pool filled, as on a server
     // that has been running (the first rounds measured cold were 0.56–0.60×, the later ones 0.76–0.86×).
     await wrk(`${slipway.gatewayUrl}/`, 'hello.localhost', 10);
@@ -123,8 +103,8 @@ async function main() {
     const acrossSwitch = await during;
     console.log(`across a switch (${switched.status}): ${JSON.stringify(acrossSwitch)}`);
 
-    const pick = (xs: Sample[], k: keyof Sample) => median(xs.map((x) => x[k]));
-    const summary = (xs: Sample[]) => ({ rps: pick(xs, 'rps'), p50Ms: pick(xs, 'p50Ms'), p99Ms: pick(xs, 'p99Ms') });
+    const pick = (xs: WrkSample[], k: keyof WrkSample) => median(xs.map((x) => x[k]));
+    const summary = (xs: WrkSample[]) => ({ rps: pick(xs, 'rps'), p50Ms: pick(xs, 'p50Ms'), p99Ms: pick(xs, 'p99Ms') });
     const result = {
       date: new Date().toISOString(),
       tool: 'wrk -t1 -c50',

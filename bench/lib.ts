@@ -26,3 +26,28 @@ export async function saveResult(name: string, result: object): Promise<void> {
   await mkdir(path.join('bench', 'results'), { recursive: true });
   await writeFile(path.join('bench', 'results', `${name}-${Date.now()}.json`), JSON.stringify(result, null, 2));
 }
+
+/** What wrk (`--latency`) reports: throughput, latency quantiles, and every non-2xx/3xx or socket error. */
+export interface WrkSample {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  failed: number;
+}
+
+/** wrk's duration units (us, ms, s) in milliseconds. */
+function ms(text: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return Number.NaN;
+  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+}
+
+export function parseWrk(stdout: string): WrkSample {
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  return {
+    rps: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1])),
+    p50Ms: ms(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? ''),
+    p99Ms: ms(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? ''),
+    failed: Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0) + (socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0),
+  };
+}
