@@ -150,8 +150,9 @@ describe('event streams that vanish', () => {
       expect(first.length).toBeGreaterThan(0);
       // A Docker stream per viewer would be +1,500; the margin is the stats sampler's own calls to the engine.
       expect((await processUsage(slipway.worker.pid!)).fds).toBeLessThanOrEqual(worker0.fds + WORKER_FD_NOISE);
-      // Every viewer holds its socket (the baseline may have held a passing connection or two of its own).
-      expect((await processUsage(slipway.api.pid!)).fds).toBeGreaterThanOrEqual(api0.fds + TOTAL - 4);
+      // Every viewer holds its socket (the baseline may have held a few passing connections of its own: a CI
+      // run once counted 5 of them, one more than this allowed).
+      expect((await processUsage(slipway.api.pid!)).fds).toBeGreaterThanOrEqual(api0.fds + TOTAL - 8);
 
       // Gone without a goodbye: half reset, half just dropped.
       open.forEach((o, i) => (i % 2 ? o.req.socket?.resetAndDestroy() : o.req.destroy()));

@@ -269,6 +269,36 @@ export async function heapAfterGc(pid: number): Promise<number> {
   }
 }
 
+/** `clients` loops sending requests through the gateway as fast as answers come, until stopped; every answer is checked. */
+export function loadThroughGateway(gatewayUrl: string, host: string, clients: number, path = '/') {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  let running = true;
+  const seen = new Map<string, number>();
+  const failures: string[] = [];
+  let requests = 0;
+  const loops = Array.from({ length: clients }, async () => {
+    while (running) {
+      try {
+        const res = await viaGateway(gatewayUrl, host, path, agent);
+        requests++;
+        if (res.status !== 200) failures.push(`${res.status} ${res.text.slice(0, 80)}`);
+        else seen.set(res.text.trim(), (seen.get(res.text.trim()) ?? 0) + 1);
+      } catch (err) {
+        requests++;
+        failures.push((err as Error).message);
+      }
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      agent.destroy();
+      return { requests, failures, seen };
+    },
+  };
+}
+
 export function prober(gatewayUrl: string, host: string, everyMs = 100) {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   const failures: string[] = [];
