@@ -215,6 +215,17 @@ describe('the panel', () => {
     await shoot(page, 'app-https');
   });
 
+  it("sets instances from the App page and lists each with its own figures (issue 16)", async () => {
+    await page.goto(`${slipway.url}/apps/hello`);
+    await page.getByLabel('Instances (1–10)').fill('2');
+    await page.getByRole('button', { name: 'Apply now (restart)' }).click();
+    const rows = page.locator('section[aria-label="Instances"] tr[data-instance]');
+    await expect.poll(() => rows.count(), { timeout: 60_000 }).toBe(2);
+    // Sampled every second here: each instance's memory shows without a reload.
+    await expect.poll(async () => (await rows.locator('[data-memory]').allTextContents()).every((t) => /\d/.test(t)), { timeout: 20_000 }).toBe(true);
+    await shoot(page, 'app-instances');
+  });
+
   it('speaks Chinese, goes dark, and fits a phone', async () => {
     await page.getByLabel('Language').selectOption('zh-CN');
     await expect.poll(() => page.getByRole('link', { name: '数据统计' }).isVisible()).toBe(true);

@@ -30,6 +30,8 @@ export const CurrentSchema = z.object({
   status: z.enum(['running', 'stopped', 'restarting', 'exited', 'unknown']),
   startedAt: z.string(),
   containerId: z.string().optional(),
+  /** Every container of the version (its `instances`), by index: the gateway balances them. */
+  instances: z.array(z.object({ index: z.number().int(), port: z.number().int(), containerId: z.string() })),
 });
 export type Current = z.infer<typeof CurrentSchema>;
 

@@ -11,6 +11,8 @@ export const LogLineSchema = z.object({
   version: z.string(),
   stream: z.string(),
   text: z.string(),
+  /** Which of the app's `instances` wrote it, when the version runs several (absent: the first). */
+  instance: z.number().int().optional(),
 });
 export type LogLine = z.infer<typeof LogLineSchema>;
 

@@ -75,6 +75,8 @@ export const LogHistoryQuerySchema = z.object({
   q: z.string().max(200).optional(),
   version: z.string().regex(VERSION_RE).optional(),
   stream: z.string().max(512).optional(),
+  /** One of the app's instances (0 is the first). */
+  instance: z.coerce.number().int().min(0).max(9).optional(),
   format: z.enum(['json', 'text']).default('json'),
 });
 

@@ -80,21 +80,25 @@ export type CertificatesAnswer = z.infer<typeof CertificatesAnswerSchema>;
 export const LogLinesAnswerSchema = z.object({ lines: z.array(LogLineSchema) });
 export type LogLinesAnswer = z.infer<typeof LogLinesAnswerSchema>;
 
-/** The last sample of the app's current container; byte counts since it started. */
+const ContainerStatsSchema = z.object({
+  cpuPercent: z.number(),
+  memoryBytes: z.number(),
+  memoryLimitBytes: z.number(),
+  netRxBytes: z.number(),
+  netTxBytes: z.number(),
+  blockReadBytes: z.number(),
+  blockWriteBytes: z.number(),
+  pids: z.number(),
+});
+
+/**
+ * The last sample of the app's current containers, added up; byte counts since they started. With several
+ * `instances`, each one's own in `instances` (by index).
+ */
 export const AppStatsAnswerSchema = z.object({
-  stats: z
-    .object({
-      cpuPercent: z.number(),
-      memoryBytes: z.number(),
-      memoryLimitBytes: z.number(),
-      netRxBytes: z.number(),
-      netTxBytes: z.number(),
-      blockReadBytes: z.number(),
-      blockWriteBytes: z.number(),
-      pids: z.number(),
-    })
-    .nullable(),
+  stats: ContainerStatsSchema.nullable(),
   sampledAt: z.string().nullable(),
+  instances: z.array(z.object({ index: z.number().int(), stats: ContainerStatsSchema.nullable(), sampledAt: z.string().nullable() })),
 });
 export type AppStatsAnswer = z.infer<typeof AppStatsAnswerSchema>;
 

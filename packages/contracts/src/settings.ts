@@ -43,6 +43,8 @@ const fields = {
   domains: DomainsSchema,
   /** Plain-HTTP requests get a 308 to the same URL over HTTPS (when SLIPWAY_TLS is on). */
   httpsRedirect: z.boolean(),
+  /** Containers of the current version, balanced by the gateway (issue 16). */
+  instances: z.number().int().min(1).max(10),
 };
 
 export const AppSettingsSchema = z
@@ -61,6 +63,7 @@ export const AppSettingsSchema = z
     switch: fields.switch.default('overlap'),
     domains: fields.domains.default([]),
     httpsRedirect: fields.httpsRedirect.default(false),
+    instances: fields.instances.default(1),
   })
   .strict();
 export type AppSettings = z.infer<typeof AppSettingsSchema>;

@@ -31,6 +31,8 @@ export interface LogFilter {
   match?: ((text: string) => boolean) | undefined;
   version?: string | undefined;
   stream?: string | undefined;
+  /** One of the version's instances (lines without the field are the first's). */
+  instance?: number | undefined;
   tail: number;
 }
 
@@ -58,6 +60,7 @@ export async function readLogs(dataDir: string, app: string, filter: LogFilter):
       if (untilNorm && line.ts > untilNorm) continue;
       if (filter.version && line.version !== filter.version) continue;
       if (filter.stream && line.stream !== filter.stream) continue;
+      if (filter.instance !== undefined && (line.instance ?? 0) !== filter.instance) continue;
       if (filter.match && !filter.match(line.text)) continue;
       matches.push(line);
       if (matches.length > filter.tail * 2) matches.splice(0, matches.length - filter.tail);

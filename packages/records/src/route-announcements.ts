@@ -7,6 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { keys } from './redis';
+import { replicasOf, type AppRecord, type Replica } from './store';
+
+/** One container the gateways may send the app's requests to. */
+export interface Upstream {
+  port: number;
+  address: string | null;
+}
 
 export interface RouteUpdate {
   app: string;
@@ -15,8 +22,12 @@ export interface RouteUpdate {
   port: number | null;
   /** The container's `ip:port` on its app network, when it has one (AppRecord.address). */
   address?: string | null;
+  /** Every container of the version when it runs several (`instances`); `port`/`address` are the first. */
+  upstreams?: Upstream[];
   /** The upstream the app is leaving: gateways drain it before acknowledging. */
   previousPort: number | null;
+  /** All the upstreams it is leaving, when there were several. */
+  previousPorts?: number[];
   /** The app is gone altogether (its host answers 404, not 503). */
   deleted?: boolean;
   nonce: string;
@@ -76,7 +87,11 @@ export function parseRouteUpdate(message: string): RouteUpdate | null {
       version: typeof raw.version === 'string' ? raw.version : null,
       port: port(raw.port),
       address: typeof raw.address === 'string' && ADDRESS.test(raw.address) ? raw.address : null,
+      upstreams: Array.isArray(raw.upstreams)
+        ? raw.upstreams.flatMap((u) => (port(u?.port) ? [{ port: u.port, address: typeof u.address === 'string' && ADDRESS.test(u.address) ? u.address : null }] : []))
+        : undefined,
       previousPort: port(raw.previousPort),
+      previousPorts: Array.isArray(raw.previousPorts) ? raw.previousPorts.filter((p): p is number => port(p) !== null) : undefined,
       deleted: raw.deleted === true,
       nonce: raw.nonce,
     };
@@ -87,4 +102,17 @@ export function parseRouteUpdate(message: string): RouteUpdate | null {
 
 export async function acknowledgeDrained(redis: Redis, nonce: string, gatewayId: string): Promise<void> {
   await redis.multi().rpush(keys.drained(nonce), gatewayId).expire(keys.drained(nonce), 120).exec();
+}
+
+/** The route to a version's containers: the first as `port`/`address` (what older gateways read), all as `upstreams`. */
+export function routeTo(version: string, replicas: Replica[]): Pick<RouteUpdate, 'version' | 'port' | 'address' | 'upstreams'> {
+  const [first] = replicas;
+  return { version, port: first?.port ?? null, address: first?.address ?? null, upstreams: replicas.map((r) => ({ port: r.port, address: r.address ?? null })) };
+}
+
+/** The upstreams an app leaves (to drain): every container of its record, unless it was stopped. */
+export function leaving(record: AppRecord): Pick<RouteUpdate, 'previousPort' | 'previousPorts'> {
+  if (record.status === 'stopped') return { previousPort: null, previousPorts: [] };
+  const ports = replicasOf(record).map((r) => r.port);
+  return { previousPort: ports[0] ?? null, previousPorts: ports };
 }

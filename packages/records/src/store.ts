@@ -28,6 +28,14 @@ export interface VersionRecord {
   site?: { dir: string; files: number };
 }
 
+/** One container of the app's current version (its `instances` setting makes several). */
+export interface Replica {
+  containerId: string;
+  /** The published host port: the key the gateways count in-flight requests and drains by. */
+  port: number;
+  address?: string | undefined;
+}
+
 /** What the app currently runs; written by the worker at switch time. */
 export interface AppRecord {
   current?: string | undefined;
@@ -42,6 +50,17 @@ export interface AppRecord {
   startedAt?: string | undefined;
   /** `stopped` after POST /stop; the container is kept and the gateway answers 503. */
   status?: 'running' | 'stopped' | undefined;
+  /**
+   * Every container of the current version, the first being the one `containerId`, `port` and `address`
+   * name. Unset in records written before instances (one container: those three fields).
+   */
+  replicas?: Replica[] | undefined;
+}
+
+/** The containers of the app's current version. */
+export function replicasOf(record: AppRecord): Replica[] {
+  if (record.replicas?.length) return record.replicas;
+  return record.containerId && record.port ? [{ containerId: record.containerId, port: record.port, address: record.address }] : [];
 }
 
 // A version can be reserved again only when its earlier attempt failed, or when it was pruned and is
@@ -192,6 +211,7 @@ export class Store {
       containerId: hash.containerId || undefined,
       startedAt: hash.startedAt || undefined,
       status: hash.status === 'stopped' ? 'stopped' : hash.current ? 'running' : undefined,
+      replicas: hash.replicas ? parseReplicas(hash.replicas) : undefined,
     };
   }
 
@@ -200,7 +220,7 @@ export class Store {
     const del: string[] = [];
     for (const [field, value] of Object.entries(record)) {
       if (value === undefined) del.push(field);
-      else set[field] = String(value);
+      else set[field] = typeof value === 'object' ? JSON.stringify(value) : String(value);
     }
     const tx = this.redis.multi().sadd(keys.apps, app);
     if (Object.keys(set).length) tx.hset(keys.app(app), set);
@@ -261,4 +281,14 @@ function decode(hash: Record<string, string>): Deploy {
   const obj: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(hash)) obj[field] = JSON_FIELDS.has(field) ? JSON.parse(value) : value;
   return DeploySchema.parse(obj);
+}
+
+function parseReplicas(text: string): Replica[] | undefined {
+  try {
+    const list = JSON.parse(text) as Replica[];
+    return Array.isArray(list) ? list.filter((r) => typeof r?.containerId === 'string' && Number.isInteger(r.port)) : undefined;
+  } catch {
+    // Written by Slipway only; a damaged value falls back to the single container's fields.
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@
 import type { AppDetail, AppSummary, AppVersion } from '@slipway/contracts/app';
 import type { Scope } from '@slipway/contracts/auth';
 import { maskSettings } from '@slipway/contracts/settings';
-import type { AppRecord, VersionRecord } from '@slipway/records/store';
+import { replicasOf, type AppRecord, type VersionRecord } from '@slipway/records/store';
 import { isAppName } from '@slipway/contracts/names';
 import type { ApiContext } from './context';
 import { notFound } from './errors';
@@ -39,6 +39,7 @@ function current(ctx: ApiContext, name: string, record: AppRecord): AppSummary['
     url: appUrl(ctx, name),
     status: record.status === 'stopped' ? 'stopped' : 'running',
     startedAt: record.startedAt ?? '',
+    instances: replicasOf(record).map((r, index) => ({ index, port: r.port, containerId: r.containerId.slice(0, 12) })),
   };
 }
 

@@ -1,18 +1,20 @@
 /**
- * The gateway: `<app>.<domain>` or an app's custom domain (Host header) → the app's current container (at its address on the app's
- * network, else its published port), with WebSocket upgrades, through undici connection pools (one per
- * upstream, kept alive). In-flight requests are counted per
- * upstream so a switch can drain the old one before its container stops.
+ * The gateway: `<app>.<domain>` or an app's custom domain (Host header) → the app's current containers (at
+ * their address on the app's network, else their published port), with WebSocket upgrades, through undici
+ * connection pools (one per upstream, kept alive). In-flight requests are counted per upstream, so a switch
+ * can drain the old ones before their containers stop, and an app with several `instances` sends each
+ * request to the container with the fewest. A container that cannot be connected to is taken out until a
+ * connection to it succeeds again (checked every second).
  */
+import { connect, type Socket } from 'node:net';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
 import { Pool } from 'undici';
 import { isAppName } from '@slipway/contracts/names';
 import type { TrustedProxies } from '@slipway/runtime/proxies';
 import { forwardHeaders, HOP_BY_HOP } from './forwarded';
 import { sendPage } from './pages';
-import type { Route, RouteTable } from './route-table';
+import type { RouteTable, Upstream } from './route-table';
 import type { TrafficCounter } from './traffic-meter';
 
 export interface GatewayOptions {
@@ -35,6 +37,14 @@ const TIMEOUT_MS = 120_000;
 const CONNECT_TIMEOUT_MS = 3_000;
 /** Errors that mean the request never reached the app. */
 const NOT_REACHED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/**
+ * Errors that cut the connection before an answer: through the engine's proxy on a published port, what a
+ * container that is not listening (yet, or any more) looks like. With several instances, another one gets
+ * the request (idempotent methods only) and this one is out of rotation until it answers.
+ */
+const CUT = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+/** How often a container taken out of rotation is tried again. */
+const PROBE_EVERY_MS = 1_000;
 
 export class Gateway {
   readonly server: Server;
@@ -42,6 +52,11 @@ export class Gateway {
   private readonly waiters = new Map<number, Array<() => void>>();
   /** Per published port: the pool, and the origin it connects to (the container's address, or the port). */
   private readonly pools = new Map<number, { origin: string; pool: Pool }>();
+  /** Upstreams that could not be connected to, by port: out of rotation until a connection succeeds. */
+  private readonly down = new Map<number, Upstream>();
+  private probing: NodeJS.Timeout | null = null;
+  /** Where ties start, so equally idle containers take turns. */
+  private turn = 0;
 
   constructor(
     private readonly routes: RouteTable,
@@ -90,11 +105,13 @@ export class Gateway {
     }
     const held = this.pools.get(port);
     this.pools.delete(port);
+    this.down.delete(port);
     // A pool whose upstream is gone may fail to close cleanly; it is dropped either way.
     void held?.pool.close().catch(() => {});
   }
 
   async close(): Promise<void> {
+    if (this.probing) clearInterval(this.probing);
     await Promise.allSettled([...this.pools.values()].map(({ pool }) => pool.close()));
   }
 
@@ -108,15 +125,53 @@ export class Gateway {
    * on the published port costs as much as the gateway itself. An address cannot point at another app's
    * container, because each app has a network (and subnet) of its own.
    */
-  private pool(route: Route): Pool {
-    const origin = route.address ? `http://${route.address}` : `http://${this.opts.upstreamHost}:${route.port}`;
-    const held = this.pools.get(route.port);
+  private pool(upstream: Upstream): Pool {
+    const origin = this.origin(upstream);
+    const held = this.pools.get(upstream.port);
     if (held?.origin === origin) return held.pool;
     // The container ran again elsewhere, or its address was given up: what still runs on the old pool finishes there.
     void held?.pool.close().catch(() => {});
     const pool = new Pool(origin, { connections: 128, keepAliveTimeout: 4_000, connectTimeout: CONNECT_TIMEOUT_MS, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
-    this.pools.set(route.port, { origin, pool });
+    this.pools.set(upstream.port, { origin, pool });
     return pool;
+  }
+
+  private origin(upstream: Upstream): string {
+    return upstream.address ? `http://${upstream.address}` : `http://${this.opts.upstreamHost}:${upstream.port}`;
+  }
+
+  /**
+   * The upstream with the fewest requests in flight among those in rotation, not yet `tried` by this request;
+   * when every one is out, one of them anyway (it may be back: better an attempt than a certain 502).
+   */
+  private pick(upstreams: Upstream[], tried: ReadonlySet<number>): Upstream | undefined {
+    const fresh = upstreams.filter((u) => !tried.has(u.port));
+    const candidates = fresh.filter((u) => !this.down.has(u.port));
+    const from = candidates.length ? candidates : fresh;
+    if (from.length <= 1) return from[0];
+    const start = this.turn++ % from.length;
+    let best = from[start]!;
+    for (let i = 1; i < from.length; i++) {
+      const u = from[(start + i) % from.length]!;
+      if (this.inFlight(u.port) < this.inFlight(best.port)) best = u;
+    }
+    return best;
+  }
+
+  /** Takes an upstream out of rotation; a connection every second tells when it answers again. */
+  private takeOut(upstream: Upstream): void {
+    this.down.set(upstream.port, upstream);
+    this.probing ??= setInterval(() => void this.probeDown(), PROBE_EVERY_MS);
+  }
+
+  private async probeDown(): Promise<void> {
+    for (const [port, upstream] of this.down) {
+      if (await connects(new URL(this.origin(upstream)))) this.down.delete(port);
+    }
+    if (!this.down.size && this.probing) {
+      clearInterval(this.probing);
+      this.probing = null;
+    }
   }
 
   private enter(port: number): () => void {
@@ -142,17 +197,21 @@ export class Gateway {
     if (!app || !this.routes.has(app)) return sendPage(res, 404, host);
     if (tls && !encrypted(req) && this.routes.redirectsToHttps(app)) return redirectToHttps(req, res, tls.httpsPort);
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const tried = new Set<number>();
     for (let attempt = 1; ; attempt++) {
       const route = this.routes.get(app);
-      if (!route) {
-        this.traffic.record(app, 503, performance.now() - began);
-        return sendPage(res, 503, host);
+      const upstream = route && this.pick(route.upstreams, tried);
+      if (!route || !upstream) {
+        // Not running (503), or every instance was tried and none could be reached (502).
+        const status = tried.size ? 502 : 503;
+        this.traffic.record(app, status, performance.now() - began);
+        return sendPage(res, status, host);
       }
-      const leave = this.enter(route.port);
+      const leave = this.enter(upstream.port);
       try {
         // undici's stream API writes the answer straight into the response: no intermediate stream.
         let status = 0;
-        await this.pool(route).stream(
+        await this.pool(upstream).stream(
           { path: req.url ?? '/', method: req.method as 'GET', headers: this.forward(req), body: hasBody ? req : null },
           ({ statusCode, headers }) => {
             status = statusCode;
@@ -165,12 +224,23 @@ export class Gateway {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? '';
         const notReached = NOT_REACHED.has(code);
-        // An address that cannot be reached is stale (the container ran again before the worker saw it).
-        if (notReached && route.address) this.routes.forgetAddress(app, route.address);
-        // A request that never reached the app may go again: during a switch the old upstream may just have
-        // closed, and a stale address has just been given up.
-        if (attempt === 1 && !hasBody && RETRYABLE.has(req.method ?? '') && notReached && !res.headersSent) {
-          if (!route.address) await new Promise((resolve) => setTimeout(resolve, 50));
+        const several = route.upstreams.length > 1;
+        const failed = notReached || (several && CUT.has(code));
+        // An address that cannot be reached is stale (the container ran again before the worker saw it): the
+        // published port, which a restart keeps, is the way in until the next announcement or reload.
+        if (failed && upstream.address) this.routes.forgetAddress(app, upstream.address);
+        // One of several instances is out of rotation until its port takes connections again; the request
+        // goes to another.
+        if (failed && several) {
+          this.takeOut({ port: upstream.port });
+          tried.add(upstream.port);
+        }
+        // A request that never reached the app may go again: to the same container by its port, to another
+        // instance, or (during a switch) to the new upstream once the old one has closed. With several
+        // instances, so may an idempotent one whose connection was cut before any answer.
+        const more = attempt < 2 * route.upstreams.length + 1;
+        if (more && !hasBody && RETRYABLE.has(req.method ?? '') && failed && !res.headersSent) {
+          if (!upstream.address && route.upstreams.length === 1) await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
         }
         if (!res.headersSent) {
@@ -195,14 +265,15 @@ export class Gateway {
     socket.on('error', () => {});
     const app = this.appOf(req);
     const route = app ? this.routes.get(app) : undefined;
-    if (!route) {
+    const target = route && this.pick(route.upstreams, new Set());
+    if (!target) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    const leave = this.enter(route.port);
+    const leave = this.enter(target.port);
     socket.once('close', leave);
     try {
-      const upstream = await this.pool(route).upgrade({
+      const upstream = await this.pool(target).upgrade({
         path: req.url ?? '/',
         method: req.method ?? 'GET',
         headers: this.forward(req, true),
@@ -218,10 +289,34 @@ export class Gateway {
       socket.on('close', () => upstream.socket.destroy());
       upstream.socket.pipe(socket).pipe(upstream.socket);
     } catch (err) {
-      if (route.address && NOT_REACHED.has((err as NodeJS.ErrnoException).code ?? '')) this.routes.forgetAddress(app!, route.address);
+      if (target.address && NOT_REACHED.has((err as NodeJS.ErrnoException).code ?? '')) this.routes.forgetAddress(app!, target.address);
       socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   }
+}
+
+/**
+ * Whether the origin takes a connection and keeps it: the engine's proxy on a published port accepts even
+ * when the container does not listen, then closes at once, so a connection closed within `holdMs` is a no.
+ */
+function connects(origin: URL, holdMs = 250): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: origin.hostname, port: Number(origin.port), timeout: 1000 });
+    let timer: NodeJS.Timeout | undefined;
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      timer = setTimeout(() => done(true), holdMs);
+    });
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('end', () => done(false));
+    socket.once('close', () => done(false));
+  });
 }
 
 function encrypted(req: IncomingMessage): boolean {

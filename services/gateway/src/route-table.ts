@@ -8,12 +8,18 @@ import { readDomains, readHttpsRedirects } from '@slipway/records/domains';
 import { keys } from '@slipway/records/redis';
 import { ADDRESS, parseRouteUpdate, type RouteUpdate } from '@slipway/records/route-announcements';
 
-export interface Route {
-  version: string;
+/** One container of the app's version. */
+export interface Upstream {
   /** The published port: the key in-flight requests and drains are counted by, and the way in without `address`. */
   port: number;
   /** The container's `ip:port` on its app network (one proxy hop less than the published port). */
   address?: string | undefined;
+}
+
+export interface Route {
+  version: string;
+  /** Every container of the version (`instances`), one at least. */
+  upstreams: Upstream[];
 }
 
 export class RouteTable {
@@ -64,14 +70,16 @@ export class RouteTable {
     await this.reloadDomains();
     const apps = await this.redis.smembers(keys.apps);
     const pipe = this.redis.pipeline();
-    for (const app of apps) pipe.hmget(keys.app(app), 'current', 'port', 'status', 'address');
+    for (const app of apps) pipe.hmget(keys.app(app), 'current', 'port', 'status', 'address', 'replicas');
     const results = (await pipe.exec()) ?? [];
     this.known.clear();
     const next = new Map<string, Route>();
     apps.forEach((app, i) => {
       this.known.add(app);
-      const [current, port, status, address] = (results[i]?.[1] ?? []) as Array<string | null>;
-      if (current && port && status !== 'stopped') next.set(app, { version: current, port: Number(port), address: address && ADDRESS.test(address) ? address : undefined });
+      const [current, port, status, address, replicas] = (results[i]?.[1] ?? []) as Array<string | null | undefined>;
+      if (!current || !port || status === 'stopped') return;
+      const upstreams = upstreamsOf(replicas) ?? [{ port: Number(port), address: address ?? undefined }];
+      next.set(app, { version: current, upstreams: upstreams.map((u) => ({ port: u.port, address: u.address && ADDRESS.test(u.address) ? u.address : undefined })) });
     });
     this.routes.clear();
     for (const [app, route] of next) this.routes.set(app, route);
@@ -81,8 +89,10 @@ export class RouteTable {
   apply(update: RouteUpdate): void {
     if (update.deleted) this.known.delete(update.app);
     else this.known.add(update.app);
-    if (update.version && update.port) this.routes.set(update.app, { version: update.version, port: update.port, address: update.address ?? undefined });
-    else this.routes.delete(update.app);
+    if (update.version && update.port) {
+      const upstreams = update.upstreams?.length ? update.upstreams : [{ port: update.port, address: update.address ?? null }];
+      this.routes.set(update.app, { version: update.version, upstreams: upstreams.map((u) => ({ port: u.port, address: u.address ?? undefined })) });
+    } else this.routes.delete(update.app);
     this.changed();
   }
 
@@ -93,7 +103,8 @@ export class RouteTable {
   /** The address could not be connected to: the published port until the next announcement or reload. */
   forgetAddress(app: string, address: string): void {
     const route = this.routes.get(app);
-    if (route?.address === address) this.routes.set(app, { ...route, address: undefined });
+    if (!route?.upstreams.some((u) => u.address === address)) return;
+    this.routes.set(app, { ...route, upstreams: route.upstreams.map((u) => (u.address === address ? { port: u.port } : u)) });
   }
 
   /** Subscribes on a connection of its own; `onUpdate` runs after each change is applied. */
@@ -109,5 +120,17 @@ export class RouteTable {
       onUpdate(update);
     });
     await subscriber.subscribe(keys.routesChannel, keys.domainsChannel);
+  }
+}
+
+/** The record's `replicas` field (JSON, written by the worker), as upstreams. */
+function upstreamsOf(text: string | null | undefined): Upstream[] | null {
+  if (!text) return null;
+  try {
+    const list = JSON.parse(text) as Array<{ port?: unknown; address?: unknown }>;
+    const upstreams = list.flatMap((r) => (typeof r.port === 'number' ? [{ port: r.port, address: typeof r.address === 'string' ? r.address : undefined }] : []));
+    return upstreams.length ? upstreams : null;
+  } catch {
+    return null;
   }
 }

@@ -43,7 +43,10 @@ export async function startGateway(settings: Readonly<Settings> & { redisUrl: st
   const drainTimeoutMs = Math.max(1000, settings.stopGraceS * 1000);
   await routes.follow(subscriber, (update) => {
     log.debug({ app: update.app, version: update.version, port: update.port }, 'route changed');
-    const drained = update.previousPort && update.previousPort !== update.port ? gateway.drained(update.previousPort, drainTimeoutMs) : Promise.resolve();
+    // Every upstream the app left, but not one it still uses (an unchanged swarm port, a kept instance).
+    const kept = new Set([update.port, ...(update.upstreams ?? []).map((u) => u.port)]);
+    const left = [...new Set(update.previousPorts ?? [update.previousPort])].filter((p): p is number => p !== null && !kept.has(p));
+    const drained = Promise.all(left.map((port) => gateway.drained(port, drainTimeoutMs)));
     // Without the acknowledgement the worker waits out its drain timeout before it stops the old container.
     void drained.then(() => acknowledgeDrained(redis, update.nonce, id)).catch((err: Error) => log.warn({ app: update.app, err: err.message }, 'could not acknowledge a drain'));
   });

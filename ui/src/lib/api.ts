@@ -8,7 +8,7 @@ import type { LogLine } from '@slipway/contracts/logs';
 import type { AppSettingsPatch } from '@slipway/contracts/settings';
 import type { AuditEntry, TokenInfo, User } from '@slipway/contracts/auth';
 import type { VolumeInfo } from '@slipway/contracts/volumes';
-import type { CertificatesAnswer } from '@slipway/contracts/responses';
+import type { AppStatsAnswer, CertificatesAnswer } from '@slipway/contracts/responses';
 
 export class ApiError extends Error {
   constructor(
@@ -89,7 +89,7 @@ function send<T>(method: string, url: string, form: FormData, onProgress: (fract
   });
 }
 
-export type { AppDetail, AppSummary, Deploy, DeployEvent, LogLine, AuditEntry, TokenInfo, User, VolumeInfo, CertificatesAnswer };
+export type { AppDetail, AppSummary, Deploy, DeployEvent, LogLine, AuditEntry, TokenInfo, User, VolumeInfo, CertificatesAnswer, AppStatsAnswer };
 
 export interface Stats {
   cpuPercent: number;
@@ -135,6 +135,8 @@ export const Api = {
   certificates: (name: string) => api<CertificatesAnswer>(`/api/apps/${encodeURIComponent(name)}/certificates`),
   remove: (name: string) => api<{ deleted: string }>(`/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`, { method: 'DELETE' }),
   stats: (name: string) => api<{ stats: Stats | null }>(`/api/apps/${encodeURIComponent(name)}/stats`).then((r) => r.stats),
+  /** The app's stats with each instance's own. */
+  appStats: (name: string) => api<AppStatsAnswer>(`/api/apps/${encodeURIComponent(name)}/stats`),
   statsSeries: (name: string, range = '24h') => api<{ series: Point[] }>(`/api/apps/${encodeURIComponent(name)}/stats/series?range=${range}`).then((r) => r.series),
   deploys: (app?: string, limit = 50) => api<{ deploys: Deploy[] }>(`/api/deploys?limit=${limit}${app ? `&app=${encodeURIComponent(app)}` : ''}`).then((r) => r.deploys),
   deploy: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}`).then((r) => r.deploy),

@@ -1,8 +1,9 @@
 import type Router from '@koa/router';
 import { apiRouter } from './router';
-import type { AppAnswer, AppSummaryAnswer, AppsAnswer, DeletedAnswer, DeployAnswer, OperationAnswer } from '@slipway/contracts/responses';
+import type { AppAnswer, AppStatsAnswer, AppSummaryAnswer, AppsAnswer, DeletedAnswer, DeployAnswer, OperationAnswer } from '@slipway/contracts/responses';
 import { AppSettingsPatchSchema } from '@slipway/contracts/settings';
-import { APP_FIELDS, readLatest, readSeries } from '@slipway/records/metrics';
+import { APP_FIELDS, readLatest, readSeries, type Point } from '@slipway/records/metrics';
+import { replicasOf } from '@slipway/records/store';
 import { isAppName, VERSION_RE } from '@slipway/contracts/names';
 import { RollbackBodySchema, SeriesQuerySchema } from '@slipway/contracts/requests';
 import { lifecycle, rebuild, restart, rollback, updateSettings } from '../actions';
@@ -45,23 +46,16 @@ export function appRoutes(ctx: ApiContext): Router {
     koa.body = { app: await appDetail(ctx, name, viewerScope(koa)) } satisfies AppAnswer;
   });
 
-  // The current container's last sample (taken every SLIPWAY_SAMPLE_S by the worker); byte counters are totals.
+  // The current containers' last sample (taken every SLIPWAY_SAMPLE_S by the worker); byte counters are totals.
   router.get('/api/apps/:name/stats', async (koa) => {
     const name = await existing(koa.params.name);
-    const latest = await readLatest(ctx.redis, `app:${name}`);
+    const replicas = replicasOf(await ctx.store.getAppRecord(name));
+    const [latest, ...each] = await Promise.all([readLatest(ctx.redis, `app:${name}`), ...(replicas.length > 1 ? replicas.map((_, i) => readLatest(ctx.redis, `app:${name}#${i}`)) : [])]);
     koa.body = {
-      stats: latest && {
-        cpuPercent: latest.cpuPercent,
-        memoryBytes: latest.memoryBytes,
-        memoryLimitBytes: latest.memoryLimitBytes,
-        netRxBytes: latest.netRxTotalBytes,
-        netTxBytes: latest.netTxTotalBytes,
-        blockReadBytes: latest.blockReadTotalBytes,
-        blockWriteBytes: latest.blockWriteTotalBytes,
-        pids: latest.pids,
-      },
+      stats: statsOf(latest ?? null),
       sampledAt: latest?.ts ?? null,
-    };
+      instances: each.map((point, index) => ({ index, stats: statsOf(point ?? null), sampledAt: point?.ts ?? null })),
+    } satisfies AppStatsAnswer;
   });
 
   // History of the app's container: gauges as means, byte counters as bytes moved per point.
@@ -121,4 +115,20 @@ export function appRoutes(ctx: ApiContext): Router {
   });
 
   return router;
+}
+
+/** A latest sample as the stats answer gives it: byte counts are the totals since the container started. */
+function statsOf(latest: Point | null): AppStatsAnswer['stats'] {
+  if (!latest) return null;
+  const n = (field: string) => (typeof latest[field] === 'number' ? (latest[field] as number) : 0);
+  return {
+    cpuPercent: n('cpuPercent'),
+    memoryBytes: n('memoryBytes'),
+    memoryLimitBytes: n('memoryLimitBytes'),
+    netRxBytes: n('netRxTotalBytes'),
+    netTxBytes: n('netTxTotalBytes'),
+    blockReadBytes: n('blockReadTotalBytes'),
+    blockWriteBytes: n('blockWriteTotalBytes'),
+    pids: n('pids'),
+  };
 }

@@ -26,6 +26,7 @@ export function logRoutes(ctx: ApiContext): Router {
       until: q.until,
       version: q.version,
       stream: q.stream,
+      instance: q.instance,
       match: q.q ? logMatcher(q.q) : undefined,
     });
     if (q.format === 'text') {

@@ -32,6 +32,8 @@ type Position = Record<Stream, Cursor | null>;
 interface Attached {
   app: string;
   version: string;
+  /** Which instance of the version (its label): lines of the others say theirs. */
+  replica: number;
   filters: Filters;
   stop: () => void;
 }
@@ -101,7 +103,7 @@ export class LogCollector {
   async attach(id: string): Promise<void> {
     if (this.attached.has(id) || this.stopped) return;
     // Held from the first await, so a start event and a sweep arriving together open one reader.
-    const entry: Attached = { app: '', version: '', filters: { stdout: new CursorFilter(null), stderr: new CursorFilter(null) }, stop: () => {} };
+    const entry: Attached = { app: '', version: '', replica: 0, filters: { stdout: new CursorFilter(null), stderr: new CursorFilter(null) }, stop: () => {} };
     this.attached.set(id, entry);
     try {
       const containers = await this.ctx.engine.containers.list({ [LABEL.managed]: true });
@@ -113,8 +115,9 @@ export class LogCollector {
         return;
       }
       const known = this.ended.get(id);
-      const position = known ? positionOf(known) : await this.onDisk(app, version, parsePosition(await this.ctx.redis.hget(CURSORS, id)));
-      Object.assign(entry, { app, version, filters: { stdout: new CursorFilter(position.stdout), stderr: new CursorFilter(position.stderr) } });
+      const replica = Number(info.labels[LABEL.replica] ?? 0);
+      const position = known ? positionOf(known) : await this.onDisk(app, version, replica, parsePosition(await this.ctx.redis.hget(CURSORS, id)));
+      Object.assign(entry, { app, version, replica, filters: { stdout: new CursorFilter(position.stdout), stderr: new CursorFilter(position.stderr) } });
       // `since` is inclusive at second resolution: the cursor filters drop what was already kept.
       const times = [position.stdout?.ts, position.stderr?.ts].filter((t): t is string => !!t).sort();
       const since = times.length ? String(Math.floor(Date.parse(times[0]!) / 1000)) : undefined;
@@ -146,12 +149,12 @@ export class LogCollector {
    * streams really stopped, so the batch is not written twice. Only for a container seen before (a cursor
    * saved): a new container of the same version must not start after its predecessor's lines.
    */
-  private async onDisk(app: string, version: string, saved: Position): Promise<Position> {
+  private async onDisk(app: string, version: string, replica: number, saved: Position): Promise<Position> {
     const out: Position = { ...saved };
     for (const stream of ['stdout', 'stderr'] as const) {
       const cursor = saved[stream];
       if (!cursor) continue;
-      const lines = await readLogs(this.ctx.settings.dataDir, app, { since: cursor.ts, version, stream, tail: BACKLOG_LINES }).catch(() => []);
+      const lines = await readLogs(this.ctx.settings.dataDir, app, { since: cursor.ts, version, stream, instance: replica, tail: BACKLOG_LINES }).catch(() => []);
       const last = lines.at(-1)?.ts;
       if (!last || last < cursor.ts) continue;
       const count = lines.filter((l) => l.ts === last).length;
@@ -165,7 +168,7 @@ export class LogCollector {
     const take = (raw: ReturnType<TimestampedLines['push']>) => {
       for (const line of raw) {
         if (!entry.filters[name].accept(line)) continue;
-        this.add({ ts: line.ts, app: entry.app, version: entry.version, stream: name, text: line.text });
+        this.add({ ts: line.ts, app: entry.app, version: entry.version, stream: name, text: line.text, ...(entry.replica ? { instance: entry.replica } : {}) });
         this.dirtyCursors.set(id, entry.filters);
       }
     };

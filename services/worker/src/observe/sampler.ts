@@ -58,48 +58,74 @@ export class Sampler {
     await recordSample(this.ctx.redis, 'host', at, sample, HOST_FIELDS);
   }
 
-  /** The current container of every app (candidates and stopped ones are not sampled). */
+  /**
+   * The current containers of every app (candidates and stopped ones are not sampled): the app's series is
+   * their sum; with several instances, each also has a series of its own (`app:<app>#<index>`).
+   */
   private async sampleApps(at: number): Promise<void> {
     const running = (await this.ctx.engine.containers.list({ [LABEL.managed]: true })).filter((c) => c.state === 'running');
     const runner = runnerFor(this.ctx);
+    const byApp = new Map<string, Array<{ replica: number; sample: Sample; totals: Sample }>>();
     await Promise.all(
       running.map(async (c) => {
         const app = c.labels[LABEL.app];
         if (!app) return;
         const record = await this.ctx.store.getAppRecord(app);
         if (!runner.isCurrent(c, record)) return;
-        const stats = await this.ctx.engine.containers.stats(c.id);
-        if (!stats) return;
-        const s = stats as unknown as DockerStats;
-        // A container that has just started (or stopped) answers without memory figures: no sample yet.
-        if (s.memory_stats.usage === undefined) return;
-        const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
-        const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
-        const cpus = s.cpu_stats.online_cpus ?? 1;
-        const net = Object.values(s.networks ?? {}).reduce((a, n) => ({ rx: a.rx + n.rx_bytes, tx: a.tx + n.tx_bytes }), { rx: 0, tx: 0 });
-        const io = (s.blkio_stats?.io_service_bytes_recursive ?? []).reduce(
-          (a, e) => ({ read: a.read + (/read/i.test(e.op) ? e.value : 0), write: a.write + (/write/i.test(e.op) ? e.value : 0) }),
-          { read: 0, write: 0 },
-        );
-        const last = this.lastIo.get(c.id);
-        this.lastIo.set(c.id, { ...net, ...io });
-        const cache = s.memory_stats.stats?.inactive_file ?? s.memory_stats.stats?.cache ?? 0;
-        const sample: Sample = {
-          cpuPercent: systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0,
-          memoryBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
-          memoryLimitBytes: s.memory_stats.limit ?? 0,
-          pids: s.pids_stats?.current ?? 0,
-          netRxBytes: last ? Math.max(0, net.rx - last.rx) : 0,
-          netTxBytes: last ? Math.max(0, net.tx - last.tx) : 0,
-          blockReadBytes: last ? Math.max(0, io.read - last.read) : 0,
-          blockWriteBytes: last ? Math.max(0, io.write - last.write) : 0,
-        };
-        const totals = { netRxTotalBytes: net.rx, netTxTotalBytes: net.tx, blockReadTotalBytes: io.read, blockWriteTotalBytes: io.write };
-        await recordSample(this.ctx.redis, `app:${app}`, at, sample, APP_FIELDS, totals);
+        const measured = await this.measure(c.id);
+        if (!measured) return;
+        const list = byApp.get(app) ?? [];
+        list.push({ replica: Number(c.labels[LABEL.replica] ?? 0), ...measured });
+        byApp.set(app, list);
       }),
     );
     for (const id of this.lastIo.keys()) if (!running.some((c) => c.id === id)) this.lastIo.delete(id);
+    await Promise.all(
+      [...byApp].map(async ([app, list]) => {
+        if (list.length > 1) await Promise.all(list.map(({ replica, sample, totals }) => recordSample(this.ctx.redis, `app:${app}#${replica}`, at, sample, APP_FIELDS, totals)));
+        await recordSample(this.ctx.redis, `app:${app}`, at, sum(list.map((m) => m.sample)), APP_FIELDS, sum(list.map((m) => m.totals)));
+      }),
+    );
   }
+
+  /** One container's figures since the last sample; null while it has none (just started or stopping). */
+  private async measure(id: string): Promise<{ sample: Sample; totals: Sample } | null> {
+    const stats = await this.ctx.engine.containers.stats(id);
+    if (!stats) return null;
+    const s = stats as unknown as DockerStats;
+    if (s.memory_stats.usage === undefined) return null;
+    const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+    const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+    const cpus = s.cpu_stats.online_cpus ?? 1;
+    const net = Object.values(s.networks ?? {}).reduce((a, n) => ({ rx: a.rx + n.rx_bytes, tx: a.tx + n.tx_bytes }), { rx: 0, tx: 0 });
+    const io = (s.blkio_stats?.io_service_bytes_recursive ?? []).reduce(
+      (a, e) => ({ read: a.read + (/read/i.test(e.op) ? e.value : 0), write: a.write + (/write/i.test(e.op) ? e.value : 0) }),
+      { read: 0, write: 0 },
+    );
+    const last = this.lastIo.get(id);
+    this.lastIo.set(id, { ...net, ...io });
+    const cache = s.memory_stats.stats?.inactive_file ?? s.memory_stats.stats?.cache ?? 0;
+    return {
+      sample: {
+        cpuPercent: systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0,
+        memoryBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
+        memoryLimitBytes: s.memory_stats.limit ?? 0,
+        pids: s.pids_stats?.current ?? 0,
+        netRxBytes: last ? Math.max(0, net.rx - last.rx) : 0,
+        netTxBytes: last ? Math.max(0, net.tx - last.tx) : 0,
+        blockReadBytes: last ? Math.max(0, io.read - last.read) : 0,
+        blockWriteBytes: last ? Math.max(0, io.write - last.write) : 0,
+      },
+      totals: { netRxTotalBytes: net.rx, netTxTotalBytes: net.tx, blockReadTotalBytes: io.read, blockWriteTotalBytes: io.write },
+    };
+  }
+}
+
+/** Field by field: an app's instances together. */
+function sum(samples: Sample[]): Sample {
+  const out: Sample = {};
+  for (const sample of samples) for (const [k, v] of Object.entries(sample)) out[k] = (out[k] ?? 0) + v;
+  return out;
 }
 
 /**

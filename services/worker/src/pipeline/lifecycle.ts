@@ -11,7 +11,7 @@ import { settleOp } from '@slipway/records/enqueue';
 import { appLogDir } from '@slipway/records/app-logs';
 import { notify } from '@slipway/records/notify';
 import { keys } from '@slipway/records/redis';
-import { announceRoute } from '@slipway/records/route-announcements';
+import { announceRoute, leaving, routeTo } from '@slipway/records/route-announcements';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
 import { LifecycleError, PipelineError } from '../errors';
@@ -47,7 +47,7 @@ async function stopApp(ctx: WorkerContext, watcher: Watcher, app: string): Promi
   if (record.status === 'stopped') return;
   await watcher.end(app);
   // The gateways let running requests finish before the container is told to stop.
-  await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: record.port ?? null }, ctx.settings.stopGraceS * 1000);
+  await announceRoute(ctx.redis, { app, version: null, port: null, ...leaving(record) }, ctx.settings.stopGraceS * 1000);
   await runnerFor(ctx).stop(app, record);
   await ctx.store.setAppRecord(app, { ...record, status: 'stopped' });
   await notify(ctx.redis, { type: 'app', app, change: 'stopped', version: record.current });
@@ -56,16 +56,16 @@ async function stopApp(ctx: WorkerContext, watcher: Watcher, app: string): Promi
 async function startApp(ctx: WorkerContext, app: string): Promise<void> {
   const record = await ctx.store.getAppRecord(app);
   if (!record.containerId || !record.current || !record.port) throw new LifecycleError(409, 'not_running', `${app} has no version to start; deploy one first`);
-  const { address } = await runnerFor(ctx).resume(app, record);
-  await ctx.store.setAppRecord(app, { ...record, address: address ?? undefined, status: 'running' });
-  await announceRoute(ctx.redis, { app, version: record.current, port: record.port, address, previousPort: null }, 0);
+  const { replicas } = await runnerFor(ctx).resume(app, record);
+  await ctx.store.setAppRecord(app, { ...record, address: replicas[0]?.address, replicas, status: 'running' });
+  await announceRoute(ctx.redis, { app, ...routeTo(record.current, replicas), previousPort: null }, 0);
   await notify(ctx.redis, { type: 'app', app, change: 'started', version: record.current });
 }
 
 async function deleteApp(ctx: WorkerContext, watcher: Watcher, app: string, removeVolumes: boolean): Promise<void> {
   await watcher.end(app);
   const record = await ctx.store.getAppRecord(app);
-  await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: record.port ?? null, deleted: true }, ctx.settings.stopGraceS * 1000);
+  await announceRoute(ctx.redis, { app, version: null, port: null, ...leaving(record), deleted: true }, ctx.settings.stopGraceS * 1000);
   // Deploys still waiting behind this delete are cancelled: the app they would deploy to is gone.
   for (const id of await ctx.redis.lrange(keys.appLine(app), 0, -1)) {
     const deploy = id.startsWith('d') ? await ctx.store.getDeploy(id) : null;

@@ -1,11 +1,11 @@
 /**
- * One engine, a container per version: the candidate `slipway-<app>-<version>` starts beside the live one,
- * is health-checked, and the switch drains and stops the old one (SPEC §3). The app's records and the
- * gateways' routes follow the containers, which carry Slipway's labels.
+ * One engine, a container per version and instance: the candidates `slipway-<app>-<version>`, `-2`, …
+ * start beside the live ones, each is health-checked, and the switch drains and stops the old ones
+ * (SPEC §3). The app's records and the gateways' routes follow the containers, which carry Slipway's labels.
  */
-import { announceRoute } from '@slipway/records/route-announcements';
+import { announceRoute, leaving, routeTo } from '@slipway/records/route-announcements';
 import { keys } from '@slipway/records/redis';
-import type { AppRecord } from '@slipway/records/store';
+import { replicasOf, type AppRecord, type Replica } from '@slipway/records/store';
 import type { WorkerContext } from '../context';
 import type { ContainerInfo } from '../docker/engine';
 import { LABEL, labelsFor } from '../docker/labels';
@@ -13,7 +13,7 @@ import { PipelineError } from '../errors';
 import type { Reporter } from '../pipeline/reporter';
 import type { BuiltImage } from '../stages/build';
 import { discardCandidate, removeContainers, removeLeftovers } from '../stages/cleanup';
-import { probeHost, waitHealthy } from '../stages/health';
+import { probeHost, waitHealthy, type Healthy } from '../stages/health';
 import { start, type Candidate } from '../stages/start';
 import { recordAdopted, switchTo, type Live } from '../stages/switch';
 import { appVolumes } from '../stages/volumes';
@@ -38,34 +38,55 @@ export class DockerRunner implements Runner {
     // A single writer of its volumes: the old version stops before the new one starts (a short gap).
     const stopFirst = appSettings.switch === 'stop-first' && record.containerId && record.status !== 'stopped' ? record : null;
     if (stopFirst) await this.stopForSwitch(target.app, stopFirst, report);
-    let candidate: Candidate | undefined;
+    const candidates: Candidate[] = [];
+    let failed: Candidate | undefined;
     try {
-      candidate = await start(engine, {
-        ...target,
-        image: image.image,
-        labels: labelsFor(target.app, target.version, target.deployId, settings.instance),
-        settings: appSettings,
-        bind: settings.bind,
-        stopGraceS: settings.stopGraceS,
-        liveContainerId: record.containerId,
-        takenPorts: managed.flatMap((c) => c.ports.map((p) => p.hostPort)).filter((p): p is number => typeof p === 'number'),
-        networkPool: settings.networkPool,
-        mounts,
-      });
-      report.log(`Started ${candidate.name} on ${settings.bind}:${candidate.hostPort} (container port ${candidate.containerPort})`);
+      const takenPorts = managed.flatMap((c) => c.ports.map((p) => p.hostPort)).filter((p): p is number => typeof p === 'number');
+      // One after the other: each takes a port the next must not be offered.
+      for (let replica = 0; replica < appSettings.instances; replica++) {
+        const candidate = await start(engine, {
+          ...target,
+          image: image.image,
+          labels: labelsFor(target.app, target.version, target.deployId, settings.instance),
+          replica,
+          settings: appSettings,
+          bind: settings.bind,
+          stopGraceS: settings.stopGraceS,
+          liveContainerIds: replicasOf(record).map((r) => r.containerId),
+          takenPorts: [...takenPorts, ...candidates.map((c) => c.hostPort)],
+          networkPool: settings.networkPool,
+          mounts,
+        });
+        candidates.push(candidate);
+        report.log(`Started ${candidate.name} on ${settings.bind}:${candidate.hostPort} (container port ${candidate.containerPort})`);
+      }
 
       await report.enter('health');
-      const healthy = await waitHealthy(
-        engine,
-        { candidate, host: probeHost(settings.bind), path: appSettings.healthPath, timeoutMs: settings.healthTimeoutMs },
-        (fraction) => void report.within(fraction),
+      // Every instance must be healthy before any takes traffic; progress follows the first.
+      const checks = await Promise.allSettled(
+        candidates.map((candidate, i) =>
+          waitHealthy(
+            engine,
+            { candidate, host: probeHost(settings.bind), path: appSettings.healthPath, timeoutMs: settings.healthTimeoutMs },
+            i === 0 ? (fraction) => void report.within(fraction) : undefined,
+          ),
+        ),
       );
-      report.log(`Healthy: GET ${appSettings.healthPath} answered ${healthy.status} after ${healthy.afterMs} ms`);
+      const refused = checks.findIndex((c) => c.status === 'rejected');
+      if (refused >= 0) {
+        failed = candidates[refused];
+        throw (checks[refused] as PromiseRejectedResult).reason;
+      }
+      const healthy = checks.map((c) => (c as PromiseFulfilledResult<Healthy>).value);
+      for (const h of healthy) report.log(`Healthy${healthy.length > 1 ? ` (${h.name})` : ''}: GET ${appSettings.healthPath} answered ${h.status} after ${h.afterMs} ms`);
 
       await report.enter('switch');
       return await switchTo(this.ctx, { ...target, healthy, stopGraceS: settings.stopGraceS }, (line) => report.log(line));
     } catch (err) {
-      const failure = candidate ? await discardCandidate(this.ctx, candidate.containerId, err) : err;
+      // The error carries the logs of the instance that failed (the first one when it was not a health check).
+      const first = failed ?? candidates[0];
+      const failure = first ? await discardCandidate(this.ctx, first.containerId, err) : err;
+      for (const c of candidates) if (c !== first) await engine.containers.remove(c.containerId);
       if (stopFirst) await this.bringBack(target.app, stopFirst, report);
       throw failure;
     }
@@ -73,17 +94,17 @@ export class DockerRunner implements Runner {
 
   /** `switch: "stop-first"`: the gateways stop sending to the old version and it stops, kept for a way back. */
   private async stopForSwitch(app: string, live: AppRecord, report: Reporter): Promise<void> {
-    await announceRoute(this.ctx.redis, { app, version: null, port: null, previousPort: live.port ?? null }, this.ctx.settings.stopGraceS * 1000);
-    await this.ctx.engine.containers.stop(live.containerId!, this.ctx.settings.stopGraceS);
+    await announceRoute(this.ctx.redis, { app, version: null, port: null, ...leaving(live) }, this.ctx.settings.stopGraceS * 1000);
+    await this.stop(app, live);
     report.log(`Stopped ${live.current} first (switch: stop-first): the app does not answer until the new version is healthy`);
   }
 
   /** A stop-first deploy that failed: the version that ran before runs again, and the gateways go back to it. */
   private async bringBack(app: string, live: AppRecord, report: Reporter): Promise<void> {
     try {
-      const { address } = await this.resume(app, live);
-      await this.ctx.store.setAppRecord(app, { address: address ?? undefined });
-      await announceRoute(this.ctx.redis, { app, version: live.current!, port: live.port ?? null, address, previousPort: null }, 0);
+      const { replicas } = await this.resume(app, live);
+      await this.ctx.store.setAppRecord(app, { address: replicas[0]?.address, replicas });
+      await announceRoute(this.ctx.redis, { app, ...routeTo(live.current!, replicas), previousPort: null }, 0);
       report.log(`${live.current} runs again`);
     } catch (err) {
       this.ctx.log.error({ app, err: (err as Error).message }, 'could not bring back the version stopped for a stop-first switch');
@@ -92,23 +113,28 @@ export class DockerRunner implements Runner {
   }
 
   async stop(_app: string, record: AppRecord): Promise<void> {
-    await this.ctx.engine.containers.stop(record.containerId!, this.ctx.settings.stopGraceS);
+    await Promise.all(replicasOf(record).map((r) => this.ctx.engine.containers.stop(r.containerId, this.ctx.settings.stopGraceS)));
   }
 
-  async resume(app: string, record: AppRecord): Promise<{ address: string | null }> {
+  async resume(app: string, record: AppRecord): Promise<{ replicas: Replica[] }> {
     const { engine, store, settings } = this.ctx;
-    const state = await engine.containers.state(record.containerId!);
-    if (!state) throw new PipelineError('not_running', `The container of ${app} ${record.current} is gone; roll back or deploy to run it again`);
-    if (!state.running) await engine.containers.start(record.containerId!);
     const { healthPath } = await store.getSettings(app);
-    await waitHealthy(engine, {
-      candidate: { containerId: record.containerId!, name: '', finalName: '', hostPort: record.port!, containerPort: 0, address: null },
-      host: probeHost(settings.bind),
-      path: healthPath,
-      timeoutMs: settings.healthTimeoutMs,
-    });
-    // A container that ran again may have another address on its network.
-    return { address: await engine.containers.address(record.containerId!) };
+    const replicas = await Promise.all(
+      replicasOf(record).map(async (replica): Promise<Replica> => {
+        const state = await engine.containers.state(replica.containerId);
+        if (!state) throw new PipelineError('not_running', `A container of ${app} ${record.current} is gone; roll back or deploy to run it again`);
+        if (!state.running) await engine.containers.start(replica.containerId);
+        await waitHealthy(engine, {
+          candidate: { containerId: replica.containerId, name: '', finalName: '', hostPort: replica.port, containerPort: 0, address: null },
+          host: probeHost(settings.bind),
+          path: healthPath,
+          timeoutMs: settings.healthTimeoutMs,
+        });
+        // A container that ran again may have another address on its network.
+        return { ...replica, address: (await engine.containers.address(replica.containerId)) ?? undefined };
+      }),
+    );
+    return { replicas };
   }
 
   async remove(app: string): Promise<void> {
@@ -120,7 +146,7 @@ export class DockerRunner implements Runner {
   }
 
   isCurrent(container: ContainerInfo, record: AppRecord): boolean {
-    return container.id === record.containerId;
+    return replicasOf(record).some((r) => r.containerId === container.id);
   }
 
   async reconcile(active: ReadonlySet<string>, report: ReconcileReport): Promise<void> {
@@ -136,46 +162,61 @@ export class DockerRunner implements Runner {
       // writing the app's record and announcing it), answering 502 until the job's own switch.
       if (await ctx.redis.llen(keys.appLine(app))) continue;
       const record = await ctx.store.getAppRecord(app);
-      // Candidates of deploys that are no longer in progress, and not the current container, are orphans.
+      const currentIds = new Set(replicasOf(record).map((r) => r.containerId));
+      // Candidates of deploys that are no longer in progress, and not the current containers, are orphans.
       const keep: ContainerInfo[] = [];
       for (const c of byApp.get(app) ?? []) {
         const deployId = c.labels[LABEL.deploy] ?? '';
-        if (c.id === record.containerId || active.has(deployId)) keep.push(c);
+        if (currentIds.has(c.id) || active.has(deployId)) keep.push(c);
         else if (c.state === 'running' && !record.containerId) keep.push(c);
         else {
           await ctx.engine.containers.remove(c.id);
           report.removedContainers.push(c.name);
         }
       }
-      const current = keep.find((c) => c.id === record.containerId);
-      if (current) {
-        if (current.address && record.status !== 'stopped') await this.refreshAddress(app, record, current.address);
+      if (keep.some((c) => c.id === record.containerId)) {
+        if (record.status !== 'stopped') await this.refreshAddresses(app, record, keep);
         continue;
       }
-      // The record points at nothing (or nothing is recorded): adopt what really runs, newest deploy first.
-      const adopt = keep
-        .filter((c) => c.state === 'running' && !active.has(c.labels[LABEL.deploy] ?? ''))
-        .sort((a, b) => (b.labels[LABEL.deploy] ?? '').localeCompare(a.labels[LABEL.deploy] ?? ''))[0];
-      if (adopt) {
-        const port = adopt.ports.find((p) => p.hostPort)?.hostPort ?? null;
-        await ctx.engine.containers.keepRunning(adopt.id);
-        await recordAdopted(ctx, app, record, { version: adopt.labels[LABEL.version] ?? '', image: adopt.image, deployId: adopt.labels[LABEL.deploy] ?? '', port, address: adopt.address, containerId: adopt.id });
+      // The record points at nothing (or nothing is recorded): adopt what really runs, the newest deploy's
+      // containers, all its instances.
+      const running = keep.filter((c) => c.state === 'running' && !active.has(c.labels[LABEL.deploy] ?? ''));
+      const newest = running.map((c) => c.labels[LABEL.deploy] ?? '').sort().at(-1);
+      const adopt = running.filter((c) => (c.labels[LABEL.deploy] ?? '') === newest).sort((a, b) => Number(a.labels[LABEL.replica] ?? 0) - Number(b.labels[LABEL.replica] ?? 0));
+      const first = adopt[0];
+      if (first) {
+        const replicas = adopt.flatMap((c): Replica[] => {
+          const port = c.ports.find((p) => p.hostPort)?.hostPort;
+          return port ? [{ containerId: c.id, port, address: c.address ?? undefined }] : [];
+        });
+        for (const c of adopt) await ctx.engine.containers.keepRunning(c.id);
+        await recordAdopted(ctx, app, record, {
+          version: first.labels[LABEL.version] ?? '',
+          image: first.image,
+          deployId: newest ?? '',
+          port: replicas[0]?.port ?? null,
+          address: first.address,
+          containerId: first.id,
+          replicas,
+        });
         report.adoptedApps.push(app);
       } else if (record.current) {
-        await ctx.store.setAppRecord(app, { current: undefined, port: undefined, address: undefined, containerId: undefined });
+        await ctx.store.setAppRecord(app, { current: undefined, port: undefined, address: undefined, containerId: undefined, replicas: undefined });
         await announceRoute(ctx.redis, { app, version: null, port: null, previousPort: null }, 0);
       }
     }
   }
 
   /**
-   * A container that ran again (the engine or the host restarted) may have another address on its app
+   * Containers that ran again (the engine or the host restarted) may have other addresses on their app
    * network: the record and the gateways follow.
    */
-  private async refreshAddress(app: string, record: AppRecord, address: string): Promise<void> {
+  private async refreshAddresses(app: string, record: AppRecord, found: ContainerInfo[]): Promise<void> {
     const { ctx } = this;
-    if (address === record.address || !record.current) return;
-    await ctx.store.setAppRecord(app, { address });
-    await announceRoute(ctx.redis, { app, version: record.current, port: record.port ?? null, address, previousPort: null }, 0);
+    if (!record.current) return;
+    const replicas = replicasOf(record).map((r) => ({ ...r, address: found.find((c) => c.id === r.containerId)?.address ?? r.address }));
+    if (replicas.every((r, i) => r.address === replicasOf(record)[i]?.address)) return;
+    await ctx.store.setAppRecord(app, { address: replicas[0]?.address, replicas });
+    await announceRoute(ctx.redis, { app, ...routeTo(record.current, replicas), previousPort: null }, 0);
   }
 }

@@ -3,7 +3,7 @@
  * The Docker runner (one engine, a container per version) and the Swarm runner (a service per app, its
  * tasks on any node) behind the same calls, so the pipeline and the app's lifecycle never ask which one.
  */
-import type { AppRecord } from '@slipway/records/store';
+import type { AppRecord, Replica } from '@slipway/records/store';
 import type { ContainerInfo } from '../docker/engine';
 import type { Reporter } from '../pipeline/reporter';
 import type { BuiltImage } from '../stages/build';
@@ -29,8 +29,8 @@ export interface Runner {
   run(image: BuiltImage, target: Target, report: Reporter): Promise<Live>;
   /** Stops the app's current version, kept so that `resume` brings the same one back. */
   stop(app: string, record: AppRecord): Promise<void>;
-  /** Runs the stopped current version again until it answers; the address the gateway should use, if any. */
-  resume(app: string, record: AppRecord): Promise<{ address: string | null }>;
+  /** Runs the stopped current version again until every instance answers; where the gateways reach them now. */
+  resume(app: string, record: AppRecord): Promise<{ replicas: Replica[] }>;
   /** Everything of the app that runs goes (its images and files are the lifecycle's). */
   remove(app: string): Promise<void>;
   /** What an interrupted or failed attempt of `deployId` left running, unless it is the app's current version. */

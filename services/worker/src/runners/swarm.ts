@@ -8,7 +8,7 @@
 import getPort from 'get-port';
 import type { AppSettings } from '@slipway/contracts/settings';
 import { volumeName } from '@slipway/contracts/volumes';
-import type { AppRecord } from '@slipway/records/store';
+import { replicasOf, type AppRecord, type Replica } from '@slipway/records/store';
 import type { WorkerContext } from '../context';
 import type { ContainerInfo, ServiceInfo } from '../docker/engine';
 import { LABEL, labelsFor } from '../docker/labels';
@@ -74,7 +74,7 @@ export class SwarmRunner implements Runner {
     report.log(`Healthy: task ${task.id.slice(0, 12)} answers GET ${appSettings.healthPath} with ${answer.status}`);
 
     await report.enter('switch');
-    const { live } = await recordSwitch(ctx, before, { app: target.app, version: target.version, port: hostPort, address: null, containerId: task.containerId }, settings.stopGraceS);
+    const { live } = await recordSwitch(ctx, before, { app: target.app, version: target.version, replicas: [{ containerId: task.containerId, port: hostPort }] }, settings.stopGraceS);
     return live;
   }
 
@@ -83,12 +83,14 @@ export class SwarmRunner implements Runner {
     await scaleService(this.ctx, app, 0);
   }
 
-  async resume(app: string, record: AppRecord): Promise<{ address: string | null }> {
-    await scaleService(this.ctx, app, 1);
+  async resume(app: string, record: AppRecord): Promise<{ replicas: Replica[] }> {
+    const { instances } = await this.ctx.store.getSettings(app);
+    await scaleService(this.ctx, app, instances);
     const { healthPath } = await this.ctx.store.getSettings(app);
     const answer = await waitAnswering(probeHost(this.ctx.settings.bind), record.port!, healthPath, this.ctx.settings.healthTimeoutMs);
     if (!answer.ok) throw new PipelineError('unhealthy', `${app} did not answer GET ${healthPath} after starting`);
-    return { address: null };
+    // The service's published port is the way in, whichever tasks answer on it.
+    return { replicas: replicasOf(record).map((r) => ({ ...r, address: undefined })) };
   }
 
   /** The service goes, then any task container it left. */
@@ -148,7 +150,8 @@ export function serviceSpec(ctx: Pick<WorkerContext, 'settings'>, target: Target
       Resources: { Limits: { NanoCPUs: Math.round(app.cpus * 1e9), MemoryBytes: app.memoryMb * 1024 * 1024, Pids: 256 } },
       RestartPolicy: { Condition: 'any', Delay: SECOND, MaxAttempts: 0 },
     },
-    Mode: { Replicated: { Replicas: 1 } },
+    // In host mode every task takes the same port: one per node, so more instances than nodes cannot all run (docs/swarm.md).
+    Mode: { Replicated: { Replicas: app.instances } },
     // stop-first: the single writer of its volumes stops before its successor starts.
     UpdateConfig: { Parallelism: 1, Order: app.switch === 'stop-first' ? 'stop-first' : 'start-first', FailureAction: 'rollback', Monitor: 5 * SECOND, MaxFailureRatio: 0 },
     RollbackConfig: { Parallelism: 1, Order: 'start-first', FailureAction: 'pause', Monitor: 5 * SECOND },

@@ -12,6 +12,7 @@ import { LABEL } from '../docker/labels';
 import { PipelineError } from '../errors';
 import { confinedArchive } from '../jobs/job-paths';
 import type { Target } from '../runners/runner';
+import { replicasOf } from '@slipway/records/store';
 
 /** Removes a failed candidate; the error gains its last 50 log lines (SPEC §3). */
 export async function discardCandidate(ctx: WorkerContext, containerId: string, err: unknown): Promise<unknown> {
@@ -26,9 +27,9 @@ export async function discardCandidate(ctx: WorkerContext, containerId: string, 
  * the failed attempt. Proven ours by the deploy label.
  */
 export async function removeLeftovers(ctx: WorkerContext, target: Target): Promise<void> {
-  const current = await ctx.store.getAppRecord(target.app);
+  const current = new Set(replicasOf(await ctx.store.getAppRecord(target.app)).map((r) => r.containerId));
   for (const container of await ctx.engine.containers.list({ [LABEL.deploy]: target.deployId })) {
-    if (container.id !== current.containerId) await ctx.engine.containers.remove(container.id);
+    if (!current.has(container.id)) await ctx.engine.containers.remove(container.id);
   }
 }
 

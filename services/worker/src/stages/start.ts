@@ -1,5 +1,5 @@
 /**
- * Stage 3: the candidate container `slipway-<app>-<version>` on a free host port, with SPEC §3's limits
+ * Stage 3: a candidate container `slipway-<app>-<version>` (one per instance) on a free host port, with SPEC §3's limits
  * and hardening and the app's settings (env, port, memory, CPUs). The port comes from get-port and is
  * pinned in the container's bindings, so an engine or container restart keeps it.
  */
@@ -17,11 +17,13 @@ export interface StartInput {
   version: string;
   image: string;
   labels: Record<string, string>;
+  /** Which of the app's instances this is (0 for the first). */
+  replica: number;
   settings: AppSettings;
   bind: string;
   stopGraceS: number;
-  /** The container serving now, if any: a restart of the same version starts beside it under a temporary name. */
-  liveContainerId?: string | undefined;
+  /** The containers serving now: a restart of the same version starts beside them under temporary names. */
+  liveContainerIds: string[];
   /** Host ports Slipway's other containers hold (stopped ones included), never handed out again. */
   takenPorts: number[];
   /** SLIPWAY_NETWORK_POOL: the app's network gets a /24 of it. */
@@ -47,12 +49,12 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
   const instance = input.labels[LABEL.instance] ?? '';
   const mine = (c: { labels: Record<string, string> } | null) =>
     c !== null && c.labels[LABEL.app] === input.app && c.labels[LABEL.instance] === instance;
-  let finalName = containerName(input.app, input.version);
+  let finalName = containerName(input.app, input.version, undefined, input.replica);
   let existing = await engine.containers.findByName(finalName);
   // The name belongs to someone else (another Slipway on this engine, or a container of the user's own):
   // never touch it; this installation's containers of the version carry its id instead.
   if (existing && !mine(existing)) {
-    finalName = containerName(input.app, input.version, instance);
+    finalName = containerName(input.app, input.version, instance, input.replica);
     existing = await engine.containers.findByName(finalName);
     if (existing && !mine(existing)) {
       throw new PipelineError('start_failed', `A container named ${finalName} exists and was not made by this Slipway; remove or rename it`);
@@ -62,7 +64,7 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
   let name = finalName;
   if (existing) {
     // The live container of this very version (a restart): start beside it, rename after the switch.
-    if (existing.id === input.liveContainerId) name = `${finalName}-${randomBytes(3).toString('hex')}`;
+    if (input.liveContainerIds.includes(existing.id)) name = `${finalName}-${randomBytes(3).toString('hex')}`;
     // Otherwise a leftover of an earlier attempt at this version.
     else await engine.containers.remove(existing.id);
   }
@@ -78,7 +80,7 @@ export async function start(engine: Engine, input: StartInput): Promise<Candidat
       containerId = await engine.containers.create({
         name,
         image: input.image,
-        labels: input.labels,
+        labels: { ...input.labels, [LABEL.replica]: String(input.replica) },
         env,
         containerPort,
         hostPort,
