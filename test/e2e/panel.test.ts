@@ -11,7 +11,7 @@ import { adoptAdminToken } from '../helpers/admin';
 import { call, upload, viaGateway, waitForDeploy } from '../helpers/api';
 import { fixtureTgz, tarOf } from '../helpers/archives';
 import { launch, shoot } from '../helpers/browser';
-import { printProblemsOnFailure, startSlipway, type Slipway } from '../helpers/slipway';
+import { docker, printProblemsOnFailure, startSlipway, type Slipway } from '../helpers/slipway';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -106,6 +106,8 @@ describe('the panel', () => {
     const href = await row.locator('a[target=_blank]').getAttribute('href');
     expect(href).toBe(`http://hello.localhost:${slipway.env.SLIPWAY_GATEWAY_PORT}/`);
     expect((await viaGateway(slipway.gatewayUrl, 'hello.localhost')).text.trim()).toBe('hello 2.0.0');
+    // The version deployed moments ago already has figures (sampled at its switch, issue 18), not "—".
+    await expect.poll(async () => (await row.locator('[data-memory]').textContent())?.trim()).toMatch(/\d/);
     await shoot(page, 'apps');
   });
 
@@ -148,8 +150,14 @@ describe('the panel', () => {
     await row.waitFor({ timeout: 10_000 });
     await expect.poll(() => row.getAttribute('data-state'), { timeout: 20_000 }).toBe('active');
     await shoot(page, 'queue');
-    await expect.poll(() => row.count(), { timeout: 60_000 }).toBe(0);
+    // Finished, it stays listed (issue 18: the page was empty between deploys), with how long it took.
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 60_000 }).toBe('completed');
+    expect(await row.locator('[data-duration]').textContent()).toMatch(/^\d+(\.\d)? s$/);
     expect(Number(await page.locator('[data-count=completed]').textContent())).toBeGreaterThan(3);
+    // Filtered by app: only that app's jobs.
+    await page.getByLabel('App').selectOption('slow');
+    await expect.poll(async () => [...new Set(await page.locator('tr[data-job] td:first-child').allTextContents())]).toEqual(['slow']);
+    await page.getByLabel('App').selectOption('');
   });
 
   it('draws the dashboard\'s charts with data', async () => {
@@ -164,6 +172,15 @@ describe('the panel', () => {
     }
     // Each card fills in when its own answer arrives, so the count may still be 0 when the charts are up.
     await expect.poll(async () => Number(await page.locator('[data-count=apps]').textContent())).toBe(4);
+    // A chart spans the window it names, whatever the samples (issue 18): 24 hours, the last second at the right.
+    for (const chart of ['memory', 'cpu']) {
+      const el = page.locator(`[data-chart=${chart}] [data-points]`);
+      const [from, to] = [Number(await el.getAttribute('data-from')), Number(await el.getAttribute('data-to'))];
+      expect(to - from, chart).toBe(24 * 3600);
+      expect(Math.abs(to - Date.now() / 1000), chart).toBeLessThan(120);
+      // Fewer than two points is a dot, not a line: the chart says it is collecting instead.
+      expect(await page.locator(`[data-chart=${chart}] [data-collecting]`).count(), chart).toBe(Number(await el.getAttribute('data-points')) < 2 ? 1 : 0);
+    }
     await shoot(page, 'dashboard');
   });
 
@@ -172,6 +189,28 @@ describe('the panel', () => {
     const swappiness = page.locator('[data-param="vm.swappiness"]');
     await swappiness.waitFor();
     expect(await swappiness.textContent()).toMatch(/^\d+$/);
+    // Limits are never broken inside a word at 1280 px (issue 18: "unlimi / te / d").
+    // A cell whose text is laid out on more than one line box was broken.
+    const cells = page.locator('table.limits td');
+    expect(await cells.count()).toBeGreaterThan(5);
+    const broken = await cells.evaluateAll((tds) => {
+      const doc = (globalThis as unknown as { document: { createRange(): { selectNodeContents(n: unknown): void; getClientRects(): Iterable<{ top: number }> } } }).document;
+      return tds
+        .filter((td) => {
+          const range = doc.createRange();
+          range.selectNodeContents(td);
+          return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+        })
+        .map((td) => td.textContent);
+    });
+    expect(broken).toEqual([]);
+    // Real filesystems only: no container's overlay; the one holding Docker's data root marked once.
+    const mounts = await page.locator('[data-disk]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-disk') ?? ''));
+    expect(mounts.some((m) => m.includes('/overlay2/'))).toBe(false);
+    expect(await page.locator('[data-disk] .badge', { hasText: 'Docker' }).count()).toBe(1);
+    // The engine's counts are those of `docker ps` (the worker reports them every 30 s; the page reloads).
+    const running = (await docker.listContainers()).length;
+    await expect.poll(async () => Number(await page.locator('[data-docker=containersRunning]').textContent()), { timeout: 45_000 }).toBe(running);
     await shoot(page, 'system');
   });
 
@@ -180,6 +219,17 @@ describe('the panel', () => {
     const res = await upload(slipway.url, await fixtureTgz('hello', { name: 'fromcurl', version: '1.0.0' }), 'fromcurl.tgz');
     await waitForDeploy(slipway.url, res.body.deploy.id);
     await expect.poll(() => page.locator('[data-kind=success]').allTextContents(), { timeout: 15_000 }).toContainEqual(expect.stringContaining('fromcurl 1.0.0 deployed'));
+    // The new version's figures show without a reload: the list reloads on the deploy's event (issue 18).
+    await expect.poll(async () => (await page.locator('tr[data-app=fromcurl] [data-memory]').textContent())?.trim(), { timeout: 15_000 }).toMatch(/\d/);
+    // Toasts fade; the bell keeps them (issue 18).
+    await expect.poll(() => page.locator('.toasts [data-kind]').count(), { timeout: 15_000 }).toBe(0);
+    const bell = page.getByRole('button', { name: 'Recent notifications' });
+    expect(Number(await bell.getAttribute('data-unseen'))).toBeGreaterThan(0);
+    await bell.click();
+    expect(await page.getByRole('dialog', { name: 'Recent notifications' }).textContent()).toContain('fromcurl 1.0.0 deployed');
+    await shoot(page, 'notifications');
+    await bell.click();
+    expect(await bell.getAttribute('data-unseen')).toBe('0');
   });
 
   it("lists an app's volumes with a download that works with the session, and links its domains (issue 16)", async () => {

@@ -278,6 +278,19 @@ describe('reading state', () => {
     const { body } = await call(slipway.url, 'GET', '/api/queue');
     expect(body.counts).toEqual(expect.objectContaining({ waiting: 0, active: 0 }));
     expect(body.counts.completed).toBeGreaterThanOrEqual(4);
+    // The recent finished jobs stay listed (issue 18), newest first, with their kind and duration.
+    const completed = body.jobs.filter((j: { state: string }) => j.state === 'completed');
+    expect(completed.length).toBeGreaterThanOrEqual(4);
+    for (const job of completed) {
+      expect(job.kind).toMatch(/^(deploy|rollback|restart|start|stop|delete|volume-export|volume-restore)$/);
+      expect(job.durationMs).toBeGreaterThan(0);
+      expect(Date.parse(job.finishedAt)).toBeLessThanOrEqual(Date.now());
+    }
+    const app = completed[0].app;
+    const one = (await call(slipway.url, 'GET', `/api/queue?app=${app}`)).body.jobs;
+    expect(one.length).toBeGreaterThan(0);
+    expect(one.every((j: { app: string }) => j.app === app)).toBe(true);
+    expect(await call(slipway.url, 'GET', '/api/queue?app=Bad_Name')).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
     const health = await call(slipway.url, 'GET', '/healthz');
     expect(health).toMatchObject({ status: 200, body: { ok: true, redis: true, docker: true } });
   });

@@ -28,7 +28,8 @@ const whoAnswers = async (n: number) => {
 };
 
 beforeAll(async () => {
-  slipway = await startSlipway({ env: { SLIPWAY_SAMPLE_S: '1' } });
+  // No sampling round within the test: the figures it sees are the ones taken at each switch.
+  slipway = await startSlipway({ env: { SLIPWAY_SAMPLE_S: '3600' } });
 });
 afterAll(async () => {
   await slipway?.stop();
@@ -51,6 +52,8 @@ describe('instances', () => {
     expect(new Set(current.instances.map((i: { port: number }) => i.port)).size).toBe(2);
     for (const instance of current.instances) expect((await get(`http://127.0.0.1:${instance.port}/`)).text.trim()).toBe('hello 1.0.0');
     expect(await whoAnswers(20)).toEqual(containers.map((c) => c.id).sort());
+    // Sampled at the switch (issue 18), not at the next round an hour away.
+    await expect.poll(async () => (await call(slipway.url, 'GET', '/api/apps/hello/stats')).body.instances.filter((i: { stats: unknown }) => i.stats).length, { timeout: 10_000 }).toBe(2);
   });
 
   it('deploys a new version under load without a failed request, replacing every instance', async () => {

@@ -45,5 +45,11 @@ export const QueueJobSchema = z.object({
   state: z.string(),
   stage: z.string(),
   progress: z.number(),
+  /** deploy, rollback, restart, rebuild, or a lifecycle action (start, stop, delete, volume-…). */
+  kind: z.string(),
+  /** Finished jobs: when, how long it ran, and why it failed. */
+  finishedAt: z.string().optional(),
+  durationMs: z.number().optional(),
+  error: z.string().optional(),
 });
 export type QueueJob = z.infer<typeof QueueJobSchema>;

@@ -103,7 +103,7 @@ export const OPERATIONS: Operation[] = [
     { id: 'systemMetrics', method: 'GET', path: '/api/system/metrics', summary: "The machine's history", access: 'read', query: req.SeriesQuerySchema, answers: { 200: res.HostSeriesAnswerSchema } },
     { id: 'systemLogs', method: 'GET', path: '/api/system/logs', summary: "Slipway's own logs (api, worker, gateway)", access: 'read', query: req.OwnLogsQuerySchema, answers: { 200: res.OwnLogLinesAnswerSchema } },
     { id: 'metrics', method: 'GET', path: '/metrics', summary: 'Prometheus metrics', access: 'read', answers: { 200: { text: 'Prometheus text format' } } },
-    { id: 'queue', method: 'GET', path: '/api/queue', summary: 'The deploy queue', access: 'read', answers: { 200: res.QueueAnswerSchema } },
+    { id: 'queue', method: 'GET', path: '/api/queue', summary: 'The deploy queue, and its recent jobs as BullMQ keeps them', access: 'read', query: req.QueueQuerySchema, answers: { 200: res.QueueAnswerSchema } },
     { id: 'traffic', method: 'GET', path: '/api/traffic', summary: 'Requests, 5xx and latency per app, counted by the gateway', access: 'read', query: req.TrafficQuerySchema, answers: { 200: res.TrafficAnswerSchema } },
     { id: 'events', method: 'GET', path: '/api/events', summary: 'Every deploy and app state change, live', access: 'read', answers: { 200: { sse: notifications } } },
   ]),

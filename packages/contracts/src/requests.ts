@@ -117,3 +117,8 @@ export const TrafficQuerySchema = z.object({
   step: z.enum(['1m', '1h']).default('1h'),
   app: z.string().regex(APP_NAME_RE).optional(),
 });
+
+/** `GET /api/queue?app=`: one app's jobs only. */
+export const QueueQuerySchema = z.object({
+  app: z.string().regex(APP_NAME_RE, 'app must be a valid app name').optional(),
+});

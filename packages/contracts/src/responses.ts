@@ -150,7 +150,8 @@ export const SystemAnswerSchema = z.object({
     load: z.object({ load1: z.number(), load5: z.number(), load15: z.number() }),
     memory: z.object({ totalBytes: z.number(), usedBytes: z.number(), availableBytes: z.number() }),
     swap: z.object({ totalBytes: z.number(), usedBytes: z.number() }),
-    disks: z.array(z.object({ mount: z.string(), fs: z.string(), type: z.string(), sizeBytes: z.number(), usedBytes: z.number(), usePercent: z.number() })),
+    /** Real filesystems (no container's overlay, nothing mounted inside Docker's data root); `dockerRoot`: the one that holds it. */
+    disks: z.array(z.object({ mount: z.string(), fs: z.string(), type: z.string(), sizeBytes: z.number(), usedBytes: z.number(), usePercent: z.number(), dockerRoot: z.boolean() })),
     network: z.array(z.object({ iface: z.string(), ip4: z.string(), ip6: z.string(), mac: z.string(), speedMbps: z.number().nullable(), up: z.boolean() })),
     /** As the worker last reported it; null before its first report. */
     docker: z.record(z.string(), z.unknown()).nullable(),

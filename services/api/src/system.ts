@@ -86,6 +86,7 @@ export async function systemInfo(ctx: ApiContext) {
     readLatest(ctx.redis, 'host'),
   ]);
   const [load1, load5, load15] = loadavg();
+  const docker = dockerRaw ? (JSON.parse(dockerRaw) as Record<string, unknown> & { dockerRootDir?: string }) : null;
   return {
     hostname: os.hostname,
     os: { platform: os.platform, distro: os.distro, release: os.release, arch: os.arch },
@@ -95,9 +96,21 @@ export async function systemInfo(ctx: ApiContext) {
     load: { load1, load5, load15 },
     memory: { totalBytes: mem.total, usedBytes: mem.active, availableBytes: mem.available },
     swap: { totalBytes: mem.swaptotal, usedBytes: mem.swapused },
-    disks: disks.map((d) => ({ mount: d.mount, fs: d.fs, type: d.type, sizeBytes: d.size, usedBytes: d.used, usePercent: d.use })),
+    disks: realDisks(disks, docker?.dockerRootDir),
     network: ifaces,
-    docker: dockerRaw ? (JSON.parse(dockerRaw) as Record<string, unknown>) : null,
+    docker,
     params: { sysctl: params, limits },
   };
+}
+
+/**
+ * The machine's filesystems as a person counts them: every container's overlay and whatever the engine
+ * mounts inside its data root is the same disk again. The filesystem that holds Docker's data root says so.
+ */
+export function realDisks(disks: Array<{ mount: string; fs: string; type: string; size: number; used: number; use: number }>, dockerRoot: string | undefined) {
+  const inside = (mount: string, dir: string) => mount === dir || mount.startsWith(`${dir.replace(/\/$/, '')}/`);
+  const real = disks.filter((d) => d.type !== 'overlay' && !(dockerRoot && inside(d.mount, dockerRoot) && d.mount !== dockerRoot));
+  // The longest mount that the data root is under holds it.
+  const holder = dockerRoot ? real.filter((d) => inside(dockerRoot, d.mount) || d.mount === '/').sort((a, b) => b.mount.length - a.mount.length)[0] : undefined;
+  return real.map((d) => ({ mount: d.mount, fs: d.fs, type: d.type, sizeBytes: d.size, usedBytes: d.used, usePercent: d.use, dockerRoot: d === holder }));
 }

@@ -60,7 +60,7 @@ export async function startWorker(settings: Readonly<Settings> & { redisUrl: str
   measure();
   const measuring = setInterval(measure, MEASURE_EVERY_MS);
 
-  const worker = new Worker<DeployJob>(QUEUE_NAME, createProcessor(ctx, { watcher, webhooks }), {
+  const worker = new Worker<DeployJob>(QUEUE_NAME, createProcessor(ctx, { watcher, webhooks, sampler }), {
     connection: createRedis(redisUrl, 'blocking', 'slipway-worker-bull'),
     concurrency: settings.concurrency,
     // A crashed worker's job is picked up again within ~30 s and retried once at most (then failed).

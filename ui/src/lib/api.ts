@@ -8,7 +8,7 @@ import type { LogLine } from '@slipway/contracts/logs';
 import type { AppSettingsPatch } from '@slipway/contracts/settings';
 import type { AuditEntry, TokenInfo, User } from '@slipway/contracts/auth';
 import type { VolumeInfo } from '@slipway/contracts/volumes';
-import type { AppStatsAnswer, CertificatesAnswer } from '@slipway/contracts/responses';
+import type { AppStatsAnswer, CertificatesAnswer, QueueAnswer, SystemAnswer } from '@slipway/contracts/responses';
 
 export class ApiError extends Error {
   constructor(
@@ -100,24 +100,10 @@ export interface Stats {
   pids: number;
 }
 export type Point = { ts: string } & Record<string, number>;
-export interface QueueState {
-  counts: Record<'waiting' | 'active' | 'completed' | 'failed' | 'delayed', number>;
-  jobs: Array<{ deployId: string; app: string; version: string; state: string; stage: string; progress: number }>;
-}
-export interface SystemInfo {
-  hostname: string;
-  os: { platform: string; distro: string; release: string; arch: string };
-  kernel: string;
-  uptimeS: number;
-  cpu: { model: string; cores: number; physicalCores: number; speedGHz: number; percent: number | null };
-  load: { load1: number; load5: number; load15: number };
-  memory: { totalBytes: number; usedBytes: number; availableBytes: number };
-  swap: { totalBytes: number; usedBytes: number };
-  disks: Array<{ mount: string; fs: string; type: string; sizeBytes: number; usedBytes: number; usePercent: number }>;
-  network: Array<{ iface: string; ip4: string; ip6: string; mac: string; speedMbps: number | null; up: boolean }>;
-  docker: Record<string, string | number> | null;
-  params: { sysctl: Record<string, string | null>; limits: Record<string, { soft: string; hard: string; unit: string }> };
-}
+/** `GET /api/queue`: counts, the jobs in flight and the recent finished ones. */
+export type QueueState = QueueAnswer;
+/** `GET /api/system`, as the contract says it. */
+export type SystemInfo = SystemAnswer['system'];
 
 export const Api = {
   me: () => api<{ user: { name: string; role: string }; via: string; csrf?: string }>('/api/auth/me'),
@@ -142,7 +128,7 @@ export const Api = {
   deploy: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}`).then((r) => r.deploy),
   retry: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}/retry`, { method: 'POST' }).then((r) => r.deploy),
   cancel: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}/cancel`, { method: 'POST' }).then((r) => r.deploy),
-  queue: () => api<QueueState>('/api/queue'),
+  queue: (app?: string) => api<QueueState>(`/api/queue${app ? `?app=${encodeURIComponent(app)}` : ''}`),
   system: () => api<{ system: SystemInfo }>('/api/system').then((r) => r.system),
   hostSeries: (range = '24h', step = '1h') => api<{ series: Point[] }>(`/api/system/metrics?range=${range}&step=${step}`).then((r) => r.series),
   traffic: (range = '7d', step = '1h') => api<{ series: Array<{ ts: string; app: string; requests: number; errors5xx: number; p50Ms: number; p95Ms: number }> }>(`/api/traffic?range=${range}&step=${step}`).then((r) => r.series),

@@ -62,8 +62,17 @@ export class Sampler {
    * The current containers of every app (candidates and stopped ones are not sampled): the app's series is
    * their sum; with several instances, each also has a series of its own (`app:<app>#<index>`).
    */
-  private async sampleApps(at: number): Promise<void> {
-    const running = (await this.ctx.engine.containers.list({ [LABEL.managed]: true })).filter((c) => c.state === 'running');
+  /**
+   * One app now, not at the next round: a version that just switched in has figures to show within a
+   * second or two, not after SLIPWAY_SAMPLE_S.
+   */
+  async sampleApp(app: string): Promise<void> {
+    await this.sampleApps(Date.now(), app);
+  }
+
+  private async sampleApps(at: number, only?: string): Promise<void> {
+    const filter: Record<string, string | true> = only ? { [LABEL.managed]: true, [LABEL.app]: only } : { [LABEL.managed]: true };
+    const running = (await this.ctx.engine.containers.list(filter)).filter((c) => c.state === 'running');
     const runner = runnerFor(this.ctx);
     const byApp = new Map<string, Array<{ replica: number; sample: Sample; totals: Sample }>>();
     await Promise.all(
@@ -79,7 +88,7 @@ export class Sampler {
         byApp.set(app, list);
       }),
     );
-    for (const id of this.lastIo.keys()) if (!running.some((c) => c.id === id)) this.lastIo.delete(id);
+    if (!only) for (const id of this.lastIo.keys()) if (!running.some((c) => c.id === id)) this.lastIo.delete(id);
     await Promise.all(
       [...byApp].map(async ([app, list]) => {
         if (list.length > 1) await Promise.all(list.map(({ replica, sample, totals }) => recordSample(this.ctx.redis, `app:${app}#${replica}`, at, sample, APP_FIELDS, totals)));

@@ -25,6 +25,7 @@ import { discardVersion, dropFailedArchives } from '../stages/cleanup';
 import type { Live } from '../stages/switch';
 import type { Watcher } from '../after-switch/watch';
 import type { Webhooks } from '../after-switch/webhooks';
+import type { Sampler } from '../observe/sampler';
 
 /** How long a job waiting for its app's turn sleeps per deploy ahead of it before asking again (it is woken when its turn comes). */
 const TURN_RETRY_MS = 500;
@@ -37,6 +38,7 @@ type PipelineJob = Extract<DeployJob, { kind: 'deploy' | 'rollback' | 'restart' 
 export interface Services {
   watcher: Watcher;
   webhooks: Webhooks;
+  sampler: Sampler;
 }
 
 export function createProcessor(ctx: WorkerContext, services: Services) {
@@ -120,6 +122,8 @@ async function succeed(ctx: WorkerContext, services: Services, job: PipelineJob,
   await finish(ctx, services, job, deploy);
   const change = job.kind === 'deploy' ? 'switched' : job.kind === 'rollback' ? 'rolled_back' : 'restarted';
   await notify(ctx.redis, { type: 'app', app: job.app, change, version: job.version });
+  // Its figures now, not at the next round: the panel shows them as soon as the deploy is done.
+  void services.sampler.sampleApp(job.app).catch((err: Error) => ctx.log.debug({ app: job.app, err: err.message }, 'could not sample the new version'));
   if (job.kind === 'deploy') {
     await services.watcher.begin(job.app, { deployId: job.deployId, version: job.version, containerId: live.containerId, port: live.port });
   }
