@@ -90,7 +90,9 @@ export class Certificates {
   want(names: Iterable<string>): void {
     if (this.closed) return;
     const next = new Set([...names].filter((n) => HOST_NAME.test(n) && (this.issuer.kind === 'internal' || acmeCanIssue(n))));
-    for (const name of new Set([...this.wanted, ...this.held.keys()])) if (!next.has(name)) void this.drop(name);
+    for (const name of new Set([...this.wanted, ...this.held.keys()])) {
+      if (!next.has(name)) void this.drop(name).catch((err: Error) => this.log.warn({ name, err: err.message }, 'could not forget a certificate no app needs'));
+    }
     this.wanted = next;
     for (const name of next) if (!this.held.has(name) && !this.retries.has(name)) void this.obtain(name);
   }
@@ -110,7 +112,10 @@ export class Certificates {
   private obtain(name: string): Promise<void> {
     const running = this.working.get(name);
     if (running) return running;
-    const work = this.issueAndKeep(name).finally(() => this.working.delete(name));
+    // Never rejects: Redis away while a status is written must not take the gateway down with it.
+    const work = this.issueAndKeep(name)
+      .catch((err: Error) => this.log.warn({ name, err: err.message }, 'certificate work failed; tried again at the next change or reload'))
+      .finally(() => this.working.delete(name));
     this.working.set(name, work);
     return work;
   }
