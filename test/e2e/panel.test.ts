@@ -12,7 +12,7 @@ import { call, upload, viaGateway, waitForDeploy } from '../helpers/api';
 import { fixtureTgz, tarOf } from '../helpers/archives';
 import { launch, shoot } from '../helpers/browser';
 import { docker, printProblemsOnFailure, startSlipway, type Slipway } from '../helpers/slipway';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -20,6 +20,47 @@ let slipway: Slipway;
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
+
+function flatten(messages: Record<string, unknown>, prefix = ''): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(messages).flatMap(([key, value]) =>
+      typeof value === 'string' ? [[prefix + key, value]] : Object.entries(flatten(value as Record<string, unknown>, `${prefix}${key}.`)),
+    ),
+  );
+}
+
+/** Visible text whose contrast with what is behind it is under 3:1 (WCAG's floor for large text): unreadable in this theme. */
+async function faintText(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    type El = { children: ArrayLike<El>; childNodes: ArrayLike<{ nodeType: number; textContent: string | null }>; parentElement: El | null; getClientRects(): { length: number }; textContent: string | null; tagName: string };
+    const w = globalThis as unknown as { document: { body: El }; getComputedStyle(e: El): { color: string; backgroundColor: string; visibility: string; opacity: string } };
+    const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = ([r = 0, g = 0, b = 0]: number[]) => {
+      const ch = (v: number) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * ch(r) + 0.7152 * ch(g) + 0.0722 * ch(b);
+    };
+    const behind = (e: El | null): number[] => {
+      for (let at = e; at; at = at.parentElement) {
+        const c = rgb(w.getComputedStyle(at).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && (c[3] ?? 0) > 0.5)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const found: string[] = [];
+    const visit = (e: El) => {
+      const own = [...Array.from(e.childNodes)].filter((n) => n.nodeType === 3 && (n.textContent ?? '').trim()).map((n) => n.textContent!.trim()).join(' ');
+      const style = w.getComputedStyle(e);
+      if (own && e.getClientRects().length > 0 && style.visibility === 'visible' && Number(style.opacity) > 0.5 && e.tagName !== 'OPTION') {
+        const [a, b] = [lum(rgb(style.color)), lum(behind(e))];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        if (ratio < 3) found.push(`${e.tagName.toLowerCase()} "${own.slice(0, 40)}" ${ratio.toFixed(2)}:1`);
+      }
+      for (const child of Array.from(e.children)) visit(child);
+    };
+    visit(w.document.body);
+    return found;
+  });
+}
 
 async function archiveFile(name: string, data: Buffer): Promise<string> {
   const file = path.join(tmpdir(), name);
@@ -294,6 +335,33 @@ describe('the panel', () => {
     await page.getByLabel('主题').click();
     await page.getByLabel('语言').selectOption('en');
     await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  it('reads in Chinese and in the dark theme on every page: no English message left, no text too faint (issue 18)', async () => {
+    const en = flatten(JSON.parse(await readFile('ui/src/lib/i18n/en.json', 'utf8')));
+    const zh = flatten(JSON.parse(await readFile('ui/src/lib/i18n/zh-CN.json', 'utf8')));
+    // Messages whose English differs from their Chinese and cannot be an app's data: if one shows, a label was left untranslated.
+    const english = Object.entries(en)
+      .filter(([key, text]) => zh[key] !== text && /^[A-Z][a-z]+( [a-z]+)+$/.test(text))
+      .map(([, text]) => text);
+    expect(english.length).toBeGreaterThan(20);
+    await page.getByLabel('Theme').click();
+    await page.getByLabel('Language').selectOption('zh-CN');
+    const pages: [string, string][] = [['/', 'dashboard'], ['/apps', 'apps'], ['/apps/console', 'app'], ['/apps/hello', 'app-instances'], ['/deploy', 'deploy'], ['/logs', 'logs'], ['/queue', 'queue'], ['/system', 'system']];
+    for (const [url, name] of pages) {
+      await page.goto(`${slipway.url}${url}`);
+      await page.locator('main h1').first().waitFor();
+      await page.waitForLoadState('networkidle');
+      const text = (await page.locator('body').innerText()).split('\n').map((l) => l.trim());
+      expect({ page: url, english: english.filter((m) => text.some((line) => line === m || line.startsWith(`${m} `) || line.endsWith(` ${m}`))) }).toEqual({ page: url, english: [] });
+      expect({ page: url, faint: await faintText(page) }).toEqual({ page: url, faint: [] });
+      // Single words the regex above leaves out: the kinds of deploys in the tables.
+      const cells = (await page.locator('td').allTextContents()).map((t) => t.trim());
+      expect({ page: url, kinds: cells.filter((c) => Object.entries(en).some(([key, text]) => key.startsWith('deployKinds.') && c === text)) }).toEqual({ page: url, kinds: [] });
+      await shoot(page, `${name}-zh-dark`, name === 'app' || name === 'system' || name === 'queue' ? true : false);
+    }
+    await page.getByLabel('主题').click();
+    await page.getByLabel('语言').selectOption('en');
   });
 
   it('threw no script errors on any page', () => {

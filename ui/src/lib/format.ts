@@ -1,4 +1,6 @@
 /** Numbers as people read them. */
+import { get } from 'svelte/store';
+import { locale } from 'svelte-i18n';
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '—';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -31,5 +33,5 @@ export function duration(s: number): string {
 }
 
 export function time(iso: string | undefined): string {
-  return iso ? new Date(iso).toLocaleString() : '—';
+  return iso ? new Date(iso).toLocaleString(get(locale) ?? undefined) : '—';
 }
