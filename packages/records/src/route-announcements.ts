@@ -13,6 +13,8 @@ import { replicasOf, type AppRecord, type Replica } from './store';
 export interface Upstream {
   port: number;
   address: string | null;
+  /** Under Swarm: the node's address, where `port` is published (Replica.node). */
+  node?: string | null;
 }
 
 export interface RouteUpdate {
@@ -37,6 +39,8 @@ export const GATEWAY_FRESH_MS = 15_000;
 
 /** An IPv4 `ip:port`: the app networks are IPv4 bridges carved from SLIPWAY_NETWORK_POOL. */
 export const ADDRESS = /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/;
+/** A swarm node's address, as the engine reports it (IPv4). */
+export const NODE = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 export async function liveGateways(redis: Redis): Promise<string[]> {
   const beats = await redis.hgetall(keys.gateways);
@@ -88,7 +92,11 @@ export function parseRouteUpdate(message: string): RouteUpdate | null {
       port: port(raw.port),
       address: typeof raw.address === 'string' && ADDRESS.test(raw.address) ? raw.address : null,
       upstreams: Array.isArray(raw.upstreams)
-        ? raw.upstreams.flatMap((u) => (port(u?.port) ? [{ port: u.port, address: typeof u.address === 'string' && ADDRESS.test(u.address) ? u.address : null }] : []))
+        ? raw.upstreams.flatMap((u) =>
+            port(u?.port)
+              ? [{ port: u.port, address: typeof u.address === 'string' && ADDRESS.test(u.address) ? u.address : null, node: typeof u.node === 'string' && NODE.test(u.node) ? u.node : null }]
+              : [],
+          )
         : undefined,
       previousPort: port(raw.previousPort),
       previousPorts: Array.isArray(raw.previousPorts) ? raw.previousPorts.filter((p): p is number => port(p) !== null) : undefined,
@@ -107,7 +115,7 @@ export async function acknowledgeDrained(redis: Redis, nonce: string, gatewayId:
 /** The route to a version's containers: the first as `port`/`address` (what older gateways read), all as `upstreams`. */
 export function routeTo(version: string, replicas: Replica[]): Pick<RouteUpdate, 'version' | 'port' | 'address' | 'upstreams'> {
   const [first] = replicas;
-  return { version, port: first?.port ?? null, address: first?.address ?? null, upstreams: replicas.map((r) => ({ port: r.port, address: r.address ?? null })) };
+  return { version, port: first?.port ?? null, address: first?.address ?? null, upstreams: replicas.map((r) => ({ port: r.port, address: r.address ?? null, node: r.node ?? null })) };
 }
 
 /** The upstreams an app leaves (to drain): every container of its record, unless it was stopped. */

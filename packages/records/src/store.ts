@@ -34,6 +34,8 @@ export interface Replica {
   /** The published host port: the key the gateways count in-flight requests and drains by. */
   port: number;
   address?: string | undefined;
+  /** Under Swarm: the address of the node the task runs on, where `port` is published. */
+  node?: string | undefined;
 }
 
 /** What the app currently runs; written by the worker at switch time. */

@@ -42,19 +42,24 @@ const NOT_REACHED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND
  * container that is not listening (yet, or any more) looks like. With several instances, another one gets
  * the request (idempotent methods only) and this one is out of rotation until it answers.
  */
-const CUT = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const CUT = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_DESTROYED']);
 /** How often a container taken out of rotation is tried again. */
 const PROBE_EVERY_MS = 1_000;
 
 export class Gateway {
   readonly server: Server;
-  private readonly inflight = new Map<number, number>();
+  /** Requests in flight per upstream (`keyOf`), to pick the least busy. */
+  private readonly inflight = new Map<string, number>();
+  /** And per published port, which is what a switch drains. */
+  private readonly onPort = new Map<number, number>();
   private readonly waiters = new Map<number, Array<() => void>>();
-  /** Per published port: the pool, and the origin it connects to (the container's address, or the port). */
-  private readonly pools = new Map<number, { origin: string; pool: Pool }>();
-  /** Upstreams that could not be connected to, by port: out of rotation until a connection succeeds. */
-  private readonly down = new Map<number, Upstream>();
+  /** Per upstream: the pool, and the origin it connects to (the container's address, or the port). */
+  private readonly pools = new Map<string, { origin: string; pool: Pool }>();
+  /** Upstreams that could not be connected to: out of rotation until a connection succeeds. */
+  private readonly down = new Map<string, Upstream>();
   private probing: NodeJS.Timeout | null = null;
+  /** Under Swarm: a look at each node every second (see watchNodes). */
+  private readonly watchingNodes: NodeJS.Timeout;
   /** Where ties start, so equally idle containers take turns. */
   private turn = 0;
 
@@ -65,6 +70,8 @@ export class Gateway {
   ) {
     this.server = createServer();
     this.serve(this.server);
+    this.watchingNodes = setInterval(() => void this.watchNodes(), PROBE_EVERY_MS);
+    this.watchingNodes.unref();
   }
 
   /** Answers on `server` too: the HTTPS server shares everything with the HTTP one. */
@@ -86,7 +93,7 @@ export class Gateway {
   }
 
   inFlight(port: number): number {
-    return this.inflight.get(port) ?? 0;
+    return this.onPort.get(port) ?? 0;
   }
 
   /** Resolves when no request is running on `port` any more (or after `timeoutMs`), then closes its pool. */
@@ -103,15 +110,18 @@ export class Gateway {
         }
       });
     }
-    const held = this.pools.get(port);
-    this.pools.delete(port);
-    this.down.delete(port);
-    // A pool whose upstream is gone may fail to close cleanly; it is dropped either way.
-    void held?.pool.close().catch(() => {});
+    for (const [key, held] of this.pools) {
+      if (!key.endsWith(`:${port}`)) continue;
+      this.pools.delete(key);
+      // A pool whose upstream is gone may fail to close cleanly; it is dropped either way.
+      void held.pool.close().catch(() => {});
+    }
+    for (const key of this.down.keys()) if (key.endsWith(`:${port}`)) this.down.delete(key);
   }
 
   async close(): Promise<void> {
     if (this.probing) clearInterval(this.probing);
+    clearInterval(this.watchingNodes);
     await Promise.allSettled([...this.pools.values()].map(({ pool }) => pool.close()));
   }
 
@@ -127,46 +137,70 @@ export class Gateway {
    */
   private pool(upstream: Upstream): Pool {
     const origin = this.origin(upstream);
-    const held = this.pools.get(upstream.port);
+    const held = this.pools.get(keyOf(upstream));
     if (held?.origin === origin) return held.pool;
     // The container ran again elsewhere, or its address was given up: what still runs on the old pool finishes there.
     void held?.pool.close().catch(() => {});
     const pool = new Pool(origin, { connections: 128, keepAliveTimeout: 4_000, connectTimeout: CONNECT_TIMEOUT_MS, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
-    this.pools.set(upstream.port, { origin, pool });
+    this.pools.set(keyOf(upstream), { origin, pool });
     return pool;
   }
 
   private origin(upstream: Upstream): string {
-    return upstream.address ? `http://${upstream.address}` : `http://${this.opts.upstreamHost}:${upstream.port}`;
+    return upstream.address ? `http://${upstream.address}` : `http://${upstream.node ?? this.opts.upstreamHost}:${upstream.port}`;
   }
 
   /**
    * The upstream with the fewest requests in flight among those in rotation, not yet `tried` by this request;
    * when every one is out, one of them anyway (it may be back: better an attempt than a certain 502).
    */
-  private pick(upstreams: Upstream[], tried: ReadonlySet<number>): Upstream | undefined {
-    const fresh = upstreams.filter((u) => !tried.has(u.port));
-    const candidates = fresh.filter((u) => !this.down.has(u.port));
+  private pick(upstreams: Upstream[], tried: ReadonlySet<string>): Upstream | undefined {
+    const fresh = upstreams.filter((u) => !tried.has(keyOf(u)));
+    const candidates = fresh.filter((u) => !this.down.has(keyOf(u)));
     const from = candidates.length ? candidates : fresh;
     if (from.length <= 1) return from[0];
     const start = this.turn++ % from.length;
     let best = from[start]!;
     for (let i = 1; i < from.length; i++) {
       const u = from[(start + i) % from.length]!;
-      if (this.inFlight(u.port) < this.inFlight(best.port)) best = u;
+      if (this.load(u) < this.load(best)) best = u;
     }
     return best;
   }
 
   /** Takes an upstream out of rotation; a connection every second tells when it answers again. */
   private takeOut(upstream: Upstream): void {
-    this.down.set(upstream.port, upstream);
+    this.down.set(keyOf(upstream), upstream);
     this.probing ??= setInterval(() => void this.probeDown(), PROBE_EVERY_MS);
   }
 
+  /**
+   * A node that is lost (powered off, cut off) gives no error: requests already sent on its connections
+   * wait for answers that never come. So each node that runs upstreams is tried every second (one of its
+   * ports); one that does not take a connection within a second has all its upstreams taken out, and
+   * their pools destroyed, so that what waited on them fails now and goes to another instance.
+   */
+  private async watchNodes(): Promise<void> {
+    const byNode = new Map<string, Upstream[]>();
+    for (const route of this.routes.all()) {
+      for (const u of route.upstreams) if (u.node && !this.down.has(keyOf(u))) byNode.set(u.node, [...(byNode.get(u.node) ?? []), u]);
+    }
+    await Promise.all(
+      [...byNode.values()].map(async (upstreams) => {
+        if (await nodeAnswers(upstreams[0]!.node!, upstreams[0]!.port)) return;
+        for (const u of upstreams) {
+          this.takeOut(u);
+          const held = this.pools.get(keyOf(u));
+          this.pools.delete(keyOf(u));
+          void held?.pool.destroy().catch(() => {});
+        }
+      }),
+    );
+  }
+
   private async probeDown(): Promise<void> {
-    for (const [port, upstream] of this.down) {
-      if (await connects(new URL(this.origin(upstream)))) this.down.delete(port);
+    for (const [key, upstream] of this.down) {
+      if (await connects(new URL(this.origin(upstream)))) this.down.delete(key);
     }
     if (!this.down.size && this.probing) {
       clearInterval(this.probing);
@@ -174,15 +208,25 @@ export class Gateway {
     }
   }
 
-  private enter(port: number): () => void {
-    this.inflight.set(port, this.inFlight(port) + 1);
+  private load(upstream: Upstream): number {
+    return this.inflight.get(keyOf(upstream)) ?? 0;
+  }
+
+  private enter(upstream: Upstream): () => void {
+    const { port } = upstream;
+    const key = keyOf(upstream);
+    this.inflight.set(key, this.load(upstream) + 1);
+    this.onPort.set(port, this.inFlight(port) + 1);
     let left = false;
     return () => {
       if (left) return;
       left = true;
+      const mine = (this.inflight.get(key) ?? 1) - 1;
+      if (mine > 0) this.inflight.set(key, mine);
+      else this.inflight.delete(key);
       const n = this.inFlight(port) - 1;
-      if (n > 0) return void this.inflight.set(port, n);
-      this.inflight.delete(port);
+      if (n > 0) return void this.onPort.set(port, n);
+      this.onPort.delete(port);
       for (const resolve of this.waiters.get(port) ?? []) resolve();
       this.waiters.delete(port);
     };
@@ -197,7 +241,7 @@ export class Gateway {
     if (!app || !this.routes.has(app)) return sendPage(res, 404, host);
     if (tls && !encrypted(req) && this.routes.redirectsToHttps(app)) return redirectToHttps(req, res, tls.httpsPort);
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    const tried = new Set<number>();
+    const tried = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       const route = this.routes.get(app);
       const upstream = route && this.pick(route.upstreams, tried);
@@ -207,7 +251,7 @@ export class Gateway {
         this.traffic.record(app, status, performance.now() - began);
         return sendPage(res, status, host);
       }
-      const leave = this.enter(upstream.port);
+      const leave = this.enter(upstream);
       try {
         // undici's stream API writes the answer straight into the response: no intermediate stream.
         let status = 0;
@@ -232,8 +276,8 @@ export class Gateway {
         // One of several instances is out of rotation until its port takes connections again; the request
         // goes to another.
         if (failed && several) {
-          this.takeOut({ port: upstream.port });
-          tried.add(upstream.port);
+          this.takeOut({ port: upstream.port, node: upstream.node });
+          tried.add(keyOf(upstream));
         }
         // A request that never reached the app may go again: to the same container by its port, to another
         // instance, or (during a switch) to the new upstream once the old one has closed. With several
@@ -270,7 +314,7 @@ export class Gateway {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    const leave = this.enter(target.port);
+    const leave = this.enter(target);
     socket.once('close', leave);
     try {
       const upstream = await this.pool(target).upgrade({
@@ -295,6 +339,11 @@ export class Gateway {
   }
 }
 
+/** An upstream's identity: its published port, on its node under Swarm (two nodes may publish the same port). */
+function keyOf(upstream: Upstream): string {
+  return `${upstream.node ?? ''}:${upstream.port}`;
+}
+
 /**
  * Whether the origin takes a connection and keeps it: the engine's proxy on a published port accepts even
  * when the container does not listen, then closes at once, so a connection closed within `holdMs` is a no.
@@ -316,6 +365,20 @@ function connects(origin: URL, holdMs = 250): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.once('end', () => done(false));
     socket.once('close', () => done(false));
+  });
+}
+
+/** Whether the machine at `host` answers at all: a connection, or a refusal from its kernel, within a second. */
+function nodeAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET'));
   });
 }
 

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { readDomains, readHttpsRedirects } from '@slipway/records/domains';
 import { keys } from '@slipway/records/redis';
-import { ADDRESS, parseRouteUpdate, type RouteUpdate } from '@slipway/records/route-announcements';
+import { ADDRESS, NODE, parseRouteUpdate, type RouteUpdate } from '@slipway/records/route-announcements';
 
 /** One container of the app's version. */
 export interface Upstream {
@@ -14,6 +14,8 @@ export interface Upstream {
   port: number;
   /** The container's `ip:port` on its app network (one proxy hop less than the published port). */
   address?: string | undefined;
+  /** Under Swarm: the address of the node whose `port` this is (unset: SLIPWAY_BIND on this machine). */
+  node?: string | undefined;
 }
 
 export interface Route {
@@ -35,6 +37,11 @@ export class RouteTable {
 
   get(app: string): Route | undefined {
     return this.routes.get(app);
+  }
+
+  /** Every app's route. */
+  all(): IterableIterator<Route> {
+    return this.routes.values();
   }
 
   /** Registered apps, with or without a running version (for "not running" vs "unknown"). */
@@ -79,7 +86,7 @@ export class RouteTable {
       const [current, port, status, address, replicas] = (results[i]?.[1] ?? []) as Array<string | null | undefined>;
       if (!current || !port || status === 'stopped') return;
       const upstreams = upstreamsOf(replicas) ?? [{ port: Number(port), address: address ?? undefined }];
-      next.set(app, { version: current, upstreams: upstreams.map((u) => ({ port: u.port, address: u.address && ADDRESS.test(u.address) ? u.address : undefined })) });
+      next.set(app, { version: current, upstreams: upstreams.map((u) => ({ port: u.port, address: u.address && ADDRESS.test(u.address) ? u.address : undefined, node: u.node && NODE.test(u.node) ? u.node : undefined })) });
     });
     this.routes.clear();
     for (const [app, route] of next) this.routes.set(app, route);
@@ -91,7 +98,7 @@ export class RouteTable {
     else this.known.add(update.app);
     if (update.version && update.port) {
       const upstreams = update.upstreams?.length ? update.upstreams : [{ port: update.port, address: update.address ?? null }];
-      this.routes.set(update.app, { version: update.version, upstreams: upstreams.map((u) => ({ port: u.port, address: u.address ?? undefined })) });
+      this.routes.set(update.app, { version: update.version, upstreams: upstreams.map((u) => ({ port: u.port, address: u.address ?? undefined, node: u.node ?? undefined })) });
     } else this.routes.delete(update.app);
     this.changed();
   }
@@ -127,8 +134,9 @@ export class RouteTable {
 function upstreamsOf(text: string | null | undefined): Upstream[] | null {
   if (!text) return null;
   try {
-    const list = JSON.parse(text) as Array<{ port?: unknown; address?: unknown }>;
-    const upstreams = list.flatMap((r) => (typeof r.port === 'number' ? [{ port: r.port, address: typeof r.address === 'string' ? r.address : undefined }] : []));
+    const list = JSON.parse(text) as Array<{ port?: unknown; address?: unknown; node?: unknown }>;
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const upstreams = list.flatMap((r) => (typeof r.port === 'number' ? [{ port: r.port, address: str(r.address), node: str(r.node) }] : []));
     return upstreams.length ? upstreams : null;
   } catch {
     return null;
