@@ -48,6 +48,18 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'swarm',
+          include: ['test/swarm/**/*.test.ts'],
+          // Makes this machine's engine a swarm manager and starts a second engine: alone, last.
+          sequence: { groupOrder: 3 },
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          env: { TESTCONTAINERS_RYUK_DISABLED: 'true', TESTCONTAINERS_HOST_OVERRIDE: 'localhost' },
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           sequence: { groupOrder: 0 },
           include: ['test/e2e/**/*.test.ts'],

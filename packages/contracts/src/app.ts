@@ -30,8 +30,8 @@ export const CurrentSchema = z.object({
   status: z.enum(['running', 'stopped', 'restarting', 'exited', 'unknown']),
   startedAt: z.string(),
   containerId: z.string().optional(),
-  /** Every container of the version (its `instances`), by index: the gateway balances them. */
-  instances: z.array(z.object({ index: z.number().int(), port: z.number().int(), containerId: z.string() })),
+  /** Every container of the version (its `instances`), by index: the gateway balances them. Under Swarm, `node` is the address of the node the task runs on, where `port` is published. */
+  instances: z.array(z.object({ index: z.number().int(), port: z.number().int(), containerId: z.string(), node: z.string().optional() })),
 });
 export type Current = z.infer<typeof CurrentSchema>;
 

@@ -138,6 +138,18 @@ export const HostSeriesAnswerSchema = z.object({
 });
 export type HostSeriesAnswer = z.infer<typeof HostSeriesAnswerSchema>;
 
+export const SwarmNodeSchema = z.object({
+  id: z.string(),
+  hostname: z.string(),
+  role: z.string(),
+  /** active | pause | drain */
+  availability: z.string(),
+  /** ready | down | unknown | disconnected */
+  state: z.string(),
+  address: z.string(),
+});
+export type SwarmNode = z.infer<typeof SwarmNodeSchema>;
+
 const LimitSchema = z.object({ soft: z.string(), hard: z.string(), unit: z.string() });
 
 export const SystemAnswerSchema = z.object({
@@ -155,6 +167,8 @@ export const SystemAnswerSchema = z.object({
     network: z.array(z.object({ iface: z.string(), ip4: z.string(), ip6: z.string(), mac: z.string(), speedMbps: z.number().nullable(), up: z.boolean() })),
     /** As the worker last reported it; null before its first report. */
     docker: z.record(z.string(), z.unknown()).nullable(),
+    /** Under Swarm: the nodes as the worker saw them in the last few seconds (null in docker mode). */
+    nodes: z.array(SwarmNodeSchema).nullable(),
     /** `sysctl`: Linux parameters (null where unreadable); `limits`: the API process's, from /proc/self/limits. */
     params: z.object({ sysctl: z.record(z.string(), z.string().nullable()), limits: z.record(z.string(), LimitSchema) }),
   }),

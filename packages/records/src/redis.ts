@@ -86,5 +86,7 @@ export const keys = {
   notificationsChannel: 'slipway:notifications',
   /** worker id → JSON {ts, docker}: the workers' heartbeats (the API has no Docker access of its own). */
   workers: 'slipway:workers',
+  /** Under Swarm: JSON list of the nodes with their state, as the worker last saw them (GET /api/system). */
+  swarmNodes: 'slipway:swarm:nodes',
   eventsChannel: 'slipway:events',
 } as const;

@@ -92,7 +92,6 @@ const SETTINGS = {
   SLIPWAY_RUN_AS: [z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a user name').optional(), undefined, 'started as root, run as this user (the worker also in the Docker socket\'s group); the image sets node'],
   SLIPWAY_ORCHESTRATOR: [z.enum(['docker', 'swarm']), 'docker', 'docker or swarm'],
   SLIPWAY_REGISTRY: [z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'a registry address like registry.example.com:5000').optional(), undefined, 'registry swarm nodes pull from'],
-  SLIPWAY_SWARM_PUBLISH_MODE: [z.enum(['ingress', 'host']), 'ingress', 'how swarm services publish ports: ingress (routing mesh) or host (the node\'s own port)'],
   SLIPWAY_BASE_IMAGE: [z.string().min(1), 'node:20-slim', 'base image of the Node template'],
   SLIPWAY_SITE_IMAGE: [z.string().min(1), 'nginx:stable-bookworm', 'image that serves static sites and front-end builds (nginx, run as uid 1000)'],
   SLIPWAY_SSE_MAX_TOTAL: [int(1, 1_000_000), '2000', 'event streams (SSE) open at once'],
@@ -148,7 +147,6 @@ export interface Settings {
   runAs: string | undefined;
   orchestrator: 'docker' | 'swarm';
   registry: string | undefined;
-  swarmPublishMode: 'ingress' | 'host';
   baseImage: string;
   siteImage: string;
   logLevel: string;
@@ -230,7 +228,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     webhookAllowPrivate: r.SLIPWAY_WEBHOOK_ALLOW_PRIVATE,
     orchestrator: r.SLIPWAY_ORCHESTRATOR,
     registry: r.SLIPWAY_REGISTRY,
-    swarmPublishMode: r.SLIPWAY_SWARM_PUBLISH_MODE,
     role: r.SLIPWAY_ROLE,
     runAs: r.SLIPWAY_RUN_AS,
     baseImage: r.SLIPWAY_BASE_IMAGE,

@@ -39,7 +39,7 @@ function current(ctx: ApiContext, name: string, record: AppRecord): AppSummary['
     url: appUrl(ctx, name),
     status: record.status === 'stopped' ? 'stopped' : 'running',
     startedAt: record.startedAt ?? '',
-    instances: replicasOf(record).map((r, index) => ({ index, port: r.port, containerId: r.containerId.slice(0, 12) })),
+    instances: replicasOf(record).map((r, index) => ({ index, port: r.port, containerId: r.containerId.slice(0, 12), ...(r.node ? { node: r.node } : {}) })),
   };
 }
 

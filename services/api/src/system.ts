@@ -6,6 +6,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { loadavg, networkInterfaces } from 'node:os';
 import si from 'systeminformation';
 import { readLatest } from '@slipway/records/metrics';
+import { keys } from '@slipway/records/redis';
+import type { SwarmNode } from '@slipway/contracts/responses';
 import type { ApiContext } from './context';
 
 /** Linux parameters worth seeing on a machine that runs containers (SPEC §4 names the first ones). */
@@ -74,7 +76,7 @@ export async function hostInterfaces(sysNet = '/sys/class/net') {
 }
 
 export async function systemInfo(ctx: ApiContext) {
-  const [os, cpu, mem, disks, ifaces, params, limits, dockerRaw, latest] = await Promise.all([
+  const [os, cpu, mem, disks, ifaces, params, limits, dockerRaw, latest, nodesRaw] = await Promise.all([
     si.osInfo(),
     si.cpu(),
     si.mem(),
@@ -84,6 +86,7 @@ export async function systemInfo(ctx: ApiContext) {
     readLimits(),
     ctx.redis.get('slipway:docker:info'),
     readLatest(ctx.redis, 'host'),
+    ctx.redis.get(keys.swarmNodes),
   ]);
   const [load1, load5, load15] = loadavg();
   const docker = dockerRaw ? (JSON.parse(dockerRaw) as Record<string, unknown> & { dockerRootDir?: string }) : null;
@@ -99,6 +102,7 @@ export async function systemInfo(ctx: ApiContext) {
     disks: realDisks(disks, docker?.dockerRootDir),
     network: ifaces,
     docker,
+    nodes: nodesRaw ? (JSON.parse(nodesRaw) as SwarmNode[]) : null,
     params: { sysctl: params, limits },
   };
 }

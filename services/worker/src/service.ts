@@ -18,6 +18,8 @@ import { LogCollector } from './observe/collector';
 import { Sampler } from './observe/sampler';
 import { createProcessor } from './pipeline/processor';
 import { reconcile } from './upkeep/reconcile';
+import { followSwarm } from './upkeep/swarm-follow';
+import { SwarmRunner } from './runners/swarm';
 import { measureVolumes, MEASURE_EVERY_MS } from './upkeep/volume-sizes';
 import { Watcher } from './after-switch/watch';
 import { Webhooks } from './after-switch/webhooks';
@@ -59,6 +61,7 @@ export async function startWorker(settings: Readonly<Settings> & { redisUrl: str
   const measure = () => void measureVolumes(ctx).catch((err: Error) => log.warn({ err: err.message }, 'could not measure volumes'));
   measure();
   const measuring = setInterval(measure, MEASURE_EVERY_MS);
+  const unfollow = settings.orchestrator === 'swarm' ? followSwarm(ctx, new SwarmRunner(ctx)) : () => {};
 
   const worker = new Worker<DeployJob>(QUEUE_NAME, createProcessor(ctx, { watcher, webhooks, sampler }), {
     connection: createRedis(redisUrl, 'blocking', 'slipway-worker-bull'),
@@ -80,6 +83,7 @@ export async function startWorker(settings: Readonly<Settings> & { redisUrl: str
       log.info('worker stopping');
       clearInterval(reconciling);
       clearInterval(measuring);
+      unfollow();
       clearInterval(retention);
       sampler.stop();
       // An unfinished deploy is picked up again by the next worker (BullMQ's stalled-job check).

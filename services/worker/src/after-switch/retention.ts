@@ -10,6 +10,7 @@ import { dataPaths } from '@slipway/runtime/config';
 import { notify } from '@slipway/records/notify';
 import type { WorkerContext } from '../context';
 import { imageName } from '@slipway/contracts/names';
+import { discardFromRegistry } from '../stages/cleanup';
 
 export async function prune(ctx: WorkerContext, app: string): Promise<string[]> {
   const [record, versions] = await Promise.all([ctx.store.getAppRecord(app), ctx.store.getVersions(app)]);
@@ -28,6 +29,7 @@ export async function prune(ctx: WorkerContext, app: string): Promise<string[]> 
     }
     const removed = await ctx.engine.images.removeOwn(imageName(ctx.settings.imagePrefix, app, version.version));
     if (!removed && (await ctx.engine.images.id(imageName(ctx.settings.imagePrefix, app, version.version))) !== null) continue;
+    await discardFromRegistry(ctx, app, version.version);
     await ctx.store.putVersion(app, { ...version, state: 'pruned' });
     await rm(path.join(dataPaths(ctx.settings.dataDir).cluster, app, version.version), { recursive: true, force: true });
     pruned.push(version.version);
@@ -38,3 +40,4 @@ export async function prune(ctx: WorkerContext, app: string): Promise<string[]> 
   }
   return pruned;
 }
+

@@ -9,6 +9,7 @@ import { enqueueDeploy } from '@slipway/records/enqueue';
 import { newDeployId } from '@slipway/records/ids';
 import { notify } from '@slipway/records/notify';
 import { keys } from '@slipway/records/redis';
+import { replicasOf } from '@slipway/records/store';
 import type { WorkerContext } from '../context';
 import { Reporter } from '../pipeline/reporter';
 import { probe, probeHost } from '../stages/health';
@@ -64,8 +65,11 @@ export class Watcher {
     while (Date.now() < watch.until) {
       await new Promise((resolve) => setTimeout(resolve, EVERY_MS));
       if (!(await this.stillMine(app, watch))) return;
-      const state = await this.ctx.engine.containers.state(watch.containerId);
-      if (!state || !state.running || state.restarting || state.restartCount > 0) {
+      // Under Swarm the task may run on another node, and Swarm restarts it there: only its answers count,
+      // at wherever the records say it is now (a drained node's task comes back elsewhere, on a new port).
+      const swarm = this.ctx.settings.orchestrator === 'swarm';
+      const state = swarm ? null : await this.ctx.engine.containers.state(watch.containerId);
+      if (!swarm && (!state || !state.running || state.restarting || state.restartCount > 0)) {
         // Running again after a restart, the container no longer tells the code it exited with.
         const why = !state
           ? 'its container disappeared'
@@ -76,7 +80,8 @@ export class Watcher {
               : `it exited with code ${state.exitCode}`;
         return this.rollBack(app, watch, `${why} within ${Math.round(this.ctx.settings.watchMs / 1000)} s after the switch`);
       }
-      const status = await probe(probeHost(this.ctx.settings.bind), watch.port, healthPath, 2000);
+      const task = swarm ? replicasOf(await this.ctx.store.getAppRecord(app))[0] : undefined;
+      const status = task?.node ? await probe(task.node, task.port, healthPath, 2000) : await probe(probeHost(this.ctx.settings.bind), watch.port, healthPath, 2000);
       failedProbes = typeof status === 'number' && status < 500 ? 0 : failedProbes + 1;
       if (failedProbes >= FAILED_PROBES) {
         return this.rollBack(app, watch, `GET ${healthPath} failed ${FAILED_PROBES} times in a row after the switch (last: ${status})`);

@@ -24,7 +24,9 @@ export class EngineClient {
     readonly dockerHost?: string,
     readonly instance?: string,
   ) {
-    this.docker = dockerHost ? new Docker(dockerOptions(dockerHost)) : new Docker();
+    // docker-modem reads DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the docker CLI does (a
+    // remote engine over TLS included); `dockerHost` is the same DOCKER_HOST, kept to tell local from remote.
+    this.docker = new Docker();
   }
 
   scoped(labels: string[]): string[] {
@@ -55,12 +57,6 @@ export function engineError(what: string, err: unknown): EngineError {
   const json = (err as { json?: { message?: string } }).json;
   const message = json?.message ?? (err as Error).message ?? String(err);
   return Object.assign(new EngineError(`Docker could not ${what}: ${message.trim()}`, err), { statusCode: statusOf(err) });
-}
-
-function dockerOptions(dockerHost: string): Docker.DockerOptions {
-  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
-  const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
-  return { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' };
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

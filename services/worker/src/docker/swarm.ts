@@ -1,4 +1,4 @@
-/** Swarm mode (SLIPWAY_ORCHESTRATOR=swarm): this installation's services and their tasks. */
+/** Swarm mode (SLIPWAY_ORCHESTRATOR=swarm): this installation's services, their tasks, and the nodes they run on. */
 import type Docker from 'dockerode';
 import { engineError, statusOf, type EngineClient } from './client';
 import { LABEL } from './labels';
@@ -18,18 +18,20 @@ export class Swarm {
     }
   }
 
-  async list(): Promise<ServiceInfo[]> {
-    const list = (await this.c.call('list services', () => this.c.docker.listServices({ filters: { label: this.c.scoped([LABEL.managed]) } }))) as unknown as RawService[];
-    return list.map(serviceInfo);
+  /** This installation's services (one app's, with `app`), oldest first. */
+  async list(app?: string): Promise<ServiceInfo[]> {
+    const labels = this.c.scoped([LABEL.managed, ...(app ? [`${LABEL.app}=${app}`] : [])]);
+    const list = (await this.c.call('list services', () => this.c.docker.listServices({ filters: { label: labels } }))) as unknown as RawService[];
+    return list.map(serviceInfo).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  /** Creates the service, or updates it to `spec` (at the version it was read at). */
-  async upsert(spec: Record<string, unknown>, existing: ServiceInfo | null): Promise<void> {
-    if (existing) {
-      await this.c.call('update service', () => this.c.docker.getService(existing.id).update({ ...spec, version: existing.version }));
-    } else {
-      await this.c.call('create service', () => this.c.docker.createService(spec as Docker.CreateServiceOptions));
-    }
+  async create(spec: Record<string, unknown>): Promise<void> {
+    await this.c.call('create service', () => this.c.docker.createService(spec as Docker.CreateServiceOptions));
+  }
+
+  /** Updates the service to `spec` (at the version it was read at). */
+  async update(existing: ServiceInfo, spec: Record<string, unknown>): Promise<void> {
+    await this.c.call('update service', () => this.c.docker.getService(existing.id).update({ ...spec, version: existing.version }));
   }
 
   async remove(id: string): Promise<void> {
@@ -44,13 +46,35 @@ export class Swarm {
     const list = (await this.c.call('list tasks', () => this.c.docker.listTasks({ filters: { service: [service] } }))) as RawTask[];
     return list.map((t) => ({
       id: t.ID,
+      nodeId: t.NodeID ?? '',
       desired: t.DesiredState,
       state: t.Status?.State ?? '',
       error: t.Status?.Err ?? '',
       containerId: t.Status?.ContainerStatus?.ContainerID ?? '',
+      publishedPort: t.Status?.PortStatus?.Ports?.[0]?.PublishedPort ?? null,
       deployId: t.Spec?.ContainerSpec?.Labels?.[LABEL.deploy] ?? '',
       createdAt: t.CreatedAt ?? '',
     }));
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const list = (await this.c.call('list nodes', () => this.c.docker.listNodes())) as RawNode[];
+    return list.map((n) => ({
+      id: n.ID,
+      hostname: n.Description?.Hostname ?? '',
+      role: n.Spec?.Role ?? '',
+      availability: n.Spec?.Availability ?? '',
+      state: n.Status?.State ?? '',
+      // A manager may report 0.0.0.0 as its node address; its advertised manager address is the real one.
+      address: n.Status?.Addr && n.Status.Addr !== '0.0.0.0' ? n.Status.Addr : (n.ManagerStatus?.Addr ?? '').replace(/:\d+$/, ''),
+      engine: n.Description?.Engine?.EngineVersion ?? '',
+    }));
+  }
+
+  /** The swarm node this worker's engine is. */
+  async self(): Promise<string> {
+    const info = (await this.c.call('engine info', () => this.c.docker.info())) as { Swarm?: { NodeID?: string } };
+    return info.Swarm?.NodeID ?? '';
   }
 }
 
@@ -58,44 +82,65 @@ export interface ServiceInfo {
   id: string;
   name: string;
   version: number;
+  createdAt: string;
   labels: Record<string, string>;
   image: string;
   replicas: number;
-  publishedPort: number | null;
-  updateState: string | null;
-  updateMessage: string;
   spec: Record<string, unknown>;
 }
 
 export interface TaskInfo {
   id: string;
+  nodeId: string;
   desired: string;
   state: string;
   error: string;
   containerId: string;
+  /** The port host-mode publishing gave the task on its node. */
+  publishedPort: number | null;
   deployId: string;
   createdAt: string;
 }
 
+export interface NodeInfo {
+  id: string;
+  hostname: string;
+  role: string;
+  /** active | pause | drain */
+  availability: string;
+  /** ready | down | unknown | disconnected */
+  state: string;
+  address: string;
+  engine: string;
+}
+
 interface RawService {
   ID: string;
+  CreatedAt?: string;
   Version: { Index: number };
   Spec: {
     Name: string;
     Labels?: Record<string, string>;
     TaskTemplate?: { ContainerSpec?: { Image?: string } };
     Mode?: { Replicated?: { Replicas?: number } };
-    EndpointSpec?: { Ports?: Array<{ PublishedPort?: number }> };
   } & Record<string, unknown>;
-  UpdateStatus?: { State?: string; Message?: string };
 }
 
 interface RawTask {
   ID: string;
+  NodeID?: string;
   DesiredState: string;
   CreatedAt?: string;
-  Status?: { State?: string; Err?: string; ContainerStatus?: { ContainerID?: string } };
+  Status?: { State?: string; Err?: string; ContainerStatus?: { ContainerID?: string }; PortStatus?: { Ports?: Array<{ PublishedPort?: number }> } };
   Spec?: { ContainerSpec?: { Labels?: Record<string, string> } };
+}
+
+interface RawNode {
+  ID: string;
+  Spec?: { Role?: string; Availability?: string };
+  Description?: { Hostname?: string; Engine?: { EngineVersion?: string } };
+  Status?: { State?: string; Addr?: string };
+  ManagerStatus?: { Addr?: string };
 }
 
 function serviceInfo(s: RawService): ServiceInfo {
@@ -103,12 +148,10 @@ function serviceInfo(s: RawService): ServiceInfo {
     id: s.ID,
     name: s.Spec.Name,
     version: s.Version.Index,
+    createdAt: s.CreatedAt ?? '',
     labels: s.Spec.Labels ?? {},
     image: s.Spec.TaskTemplate?.ContainerSpec?.Image ?? '',
     replicas: s.Spec.Mode?.Replicated?.Replicas ?? 0,
-    publishedPort: s.Spec.EndpointSpec?.Ports?.[0]?.PublishedPort ?? null,
-    updateState: s.UpdateStatus?.State ?? null,
-    updateMessage: s.UpdateStatus?.Message ?? '',
     spec: s.Spec,
   };
 }

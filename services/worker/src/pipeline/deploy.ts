@@ -66,7 +66,9 @@ export async function deploy(ctx: WorkerContext, job: Extract<DeployJob, { kind:
 export async function rerun(ctx: WorkerContext, job: Target, report: Reporter): Promise<Live> {
   const kept = await keptImage(ctx, job);
   report.log(`Re-running ${kept.image} (no rebuild)`);
-  return runnerFor(ctx).run(kept, job, report);
+  const runner = runnerFor(ctx);
+  await runner.publish(kept, job, report);
+  return runner.run(kept, job, report);
 }
 
 async function keptImage(ctx: WorkerContext, job: Target): Promise<BuiltImage> {

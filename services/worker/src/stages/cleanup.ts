@@ -9,6 +9,7 @@ import { dataPaths } from '@slipway/runtime/config';
 import { imageName } from '@slipway/contracts/names';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
+import { deleteTag } from '../docker/registry';
 import { PipelineError } from '../errors';
 import { confinedArchive } from '../jobs/job-paths';
 import type { Target } from '../runners/runner';
@@ -44,6 +45,7 @@ export async function removeContainers(ctx: WorkerContext, app: string): Promise
 export async function discardVersion(ctx: WorkerContext, target: Target): Promise<void> {
   const current = await ctx.store.getAppRecord(target.app);
   if (current.current === target.version) return;
+  await discardFromRegistry(ctx, target.app, target.version);
   await ctx.engine.images
     .removeOwn(imageName(ctx.settings.imagePrefix, target.app, target.version))
     .catch((err: Error) => ctx.log.warn({ app: target.app, version: target.version, err: err.message }, 'could not remove the image of a failed version'));
@@ -68,4 +70,19 @@ export async function dropFailedArchives(ctx: WorkerContext, app: string, failed
     const file = await confinedArchive(ctx.settings.dataDir, version.archivePath!).catch(() => null);
     if (file) await rm(file, { force: true });
   }
+}
+
+/**
+ * Under Swarm, the registry's copy goes with the local image (a pruned version, a failed one): the tag is
+ * deleted (the registry's garbage collection, run by its operator, frees the layers). A registry that
+ * forbids deletion keeps it, and the log says so.
+ */
+export async function discardFromRegistry(ctx: WorkerContext, app: string, version: string): Promise<void> {
+  if (ctx.settings.orchestrator !== 'swarm' || !ctx.settings.registry) return;
+  const local = imageName(ctx.settings.imagePrefix, app, version);
+  const at = local.lastIndexOf(':');
+  // The local alias the push made goes too, or it would keep the image's layers on this node.
+  await ctx.engine.images.removeOwn(`${ctx.settings.registry}/${local}`).catch(() => false);
+  const result = await deleteTag(ctx.settings.registry, local.slice(0, at), local.slice(at + 1)).catch((err: Error) => ({ removed: false, reason: err.message }));
+  if (!result.removed && result.reason !== 'not in the registry') ctx.log.warn({ app, version, reason: result.reason }, 'could not remove the version from the registry');
 }
