@@ -28,6 +28,19 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
  * else by stopping the process in /var/run/docker.pid and starting it again with the same command line
  * and environment (as `.ci/run` starts it). Running containers stop with it, as in a real restart.
  */
+/** SIGTERM to `pid`, then waits until the process is gone. */
+export async function terminate(pid: number, what: string, timeoutMs: number): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  await until(`${what} stopped`, async () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, timeoutMs);
+}
+
 export async function restartDockerd(): Promise<void> {
   if (existsSync('/run/systemd/system') && (await run('systemctl', ['is-active', 'docker']).then(() => true, () => false))) {
     await run('systemctl', ['restart', 'docker']);
@@ -42,15 +55,7 @@ export async function restartDockerd(): Promise<void> {
         .filter(Boolean)
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
-    process.kill(pid, 'SIGTERM');
-    await until('dockerd stopped', async () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 90_000);
+    await terminate(pid, 'dockerd', 90_000);
     const log = openSync(path.join(tmpdir(), 'slipway-test-dockerd.log'), 'a');
     spawn(cmd!, args, { env, detached: true, stdio: ['ignore', log, log] }).unref();
   }

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import getPort from 'get-port';
+import { terminate } from './host';
 
 const run = promisify(execFile);
 const NETNS = 'slipway-node2';
@@ -102,21 +103,8 @@ async function until<T>(what: string, check: () => Promise<T | null | undefined 
 export async function tearDown(): Promise<void> {
   if (existsSync(SOCKET)) await quiet(sh('docker', ['-H', `unix://${SOCKET}`, 'swarm', 'leave', '--force']));
   const pid = existsSync(PIDFILE) ? Number((await readFile(PIDFILE, 'utf8')).trim()) : 0;
-  if (pid) {
-    try {
-      process.kill(pid, 'SIGTERM');
-      await until('node 2 engine stopped', async () => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 30_000);
-    } catch {
-      // Already gone.
-    }
-  }
+  // Already gone, or it did not stop in time (what is left of it is killed below).
+  if (pid) await terminate(pid, 'node 2 engine', 30_000).catch(() => {});
   // Whatever still runs in the namespace or node 2's containers (a lost node's leftovers) goes with it.
   await killNode2();
   await quiet(sh('ip', ['netns', 'del', NETNS]));

@@ -121,13 +121,27 @@ describe('swarm mode on two nodes', () => {
     expect(node2Images).toContain(`${nodes.registry}/${slipway.prefix}${APP}:1.0.0`);
   });
 
-  it("hardens the tasks on both nodes as docker mode hardens containers", async () => {
+  it("hardens the tasks on both nodes as docker mode hardens containers, on the app's own overlay network", async () => {
+    const overlay = `slipway-${APP}-${slipway.instance}-swarm`;
+    const tasks = [];
     for (const engine of [nodes.node1, nodes.node2]) {
       const [task] = await engine.listContainers({ filters: { label: [`io.slipway.app=${APP}`] } });
       const info = await engine.getContainer(task!.Id).inspect();
       expect(info.HostConfig).toMatchObject({ CapDrop: ['ALL'], CapAdd: ['CAP_NET_BIND_SERVICE'], Memory: 512 * 1024 * 1024, NanoCpus: 1e9, PidsLimit: 256, Init: true, Privileged: false });
       expect(info.HostConfig.Binds ?? []).toEqual([]);
+      expect(Object.keys(info.NetworkSettings.Networks)).toEqual([overlay]);
+      tasks.push({ engine, id: task!.Id, ip: info.NetworkSettings.Networks[overlay]!.IPAddress, hostname: info.Config.Hostname });
     }
+    // Node 1's task reaches node 2's across the overlay, by its address on it.
+    const [one, two] = tasks as [(typeof tasks)[0], (typeof tasks)[0]];
+    const exec = await one.engine.getContainer(one.id).exec({ Cmd: ['node', '-e', `require('http').get('http://${two.ip}:3000/whoami', (r) => r.pipe(process.stdout))`], AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({});
+    const out = await new Promise<string>((resolve) => {
+      let text = '';
+      stream.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      stream.on('end', () => resolve(text));
+    });
+    expect(out).toContain(two.hostname);
   });
 
   it('switches to a new version under load with 0 failed requests, draining the old tasks before their service goes', async () => {
@@ -247,5 +261,6 @@ describe('swarm mode on two nodes', () => {
     expect((await viaGateway(slipway.gatewayUrl, HOST)).text.trim()).toBe(`${APP} 4.0.0`);
     expect((await call(slipway.url, 'DELETE', `/api/apps/${APP}?confirm=${APP}`)).status).toBe(200);
     expect(await servicesOfApp()).toEqual([]);
+    expect(await nodes.node1.listNetworks({ filters: { label: [`io.slipway.app=${APP}`] } })).toEqual([]);
   });
 });

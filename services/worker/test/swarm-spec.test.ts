@@ -8,7 +8,7 @@ const target = { app: 'shop', version: '1.0.0', deployId: 'dmiaq3k2x9f00dbeef' }
 describe('swarm service spec', () => {
   it('drops capabilities, forbids new privileges, limits memory, CPU and pids, and runs an init (issue 12)', () => {
     const settings = loadSettings({});
-    const spec = serviceSpec({ settings }, target, 'shop:1.0.0', DEFAULT_SETTINGS, null) as any;
+    const spec = serviceSpec({ settings }, target, 'shop:1.0.0', DEFAULT_SETTINGS, null, 'slipway-shop-x-swarm') as any;
     const container = spec.TaskTemplate.ContainerSpec;
     expect(container).toMatchObject({ Init: true, CapabilityDrop: ['ALL'], CapabilityAdd: ['CAP_NET_BIND_SERVICE'] });
     // Engines from API 1.44 apply it; older ones drop the field (docs/swarm.md says what to do there).
@@ -18,13 +18,14 @@ describe('swarm service spec', () => {
 
   it('is a service per version, its tasks spread over the nodes, each publishing a port of its node (issue 17)', () => {
     const settings = loadSettings({});
-    const spec = serviceSpec({ settings }, target, 'shop:1.0.0', { ...DEFAULT_SETTINGS, instances: 3 }, null) as any;
+    const spec = serviceSpec({ settings }, target, 'shop:1.0.0', { ...DEFAULT_SETTINGS, instances: 3 }, null, 'slipway-shop-x-swarm') as any;
     expect(spec.Name).toBe('slipway_shop_dmiaq3k2x9f00dbeef');
     expect(spec.Mode).toEqual({ Replicated: { Replicas: 3 } });
     expect(spec.TaskTemplate.Placement).toEqual({ Preferences: [{ Spread: { SpreadDescriptor: 'node.id' } }], Constraints: [] });
     // No published port: the engine picks one per task, so tasks of two versions can share a node.
     expect(spec.EndpointSpec).toEqual({ Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 3000, PublishMode: 'host' }] });
     expect(spec.UpdateConfig).toBeUndefined();
+    expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'slipway-shop-x-swarm' }]);
   });
 
   it('keeps service names within 63 characters for the longest app name', () => {
@@ -34,7 +35,7 @@ describe('swarm service spec', () => {
   it("mounts the app's volumes as labelled named volumes on the node it is pinned to (issue 16)", () => {
     const settings = loadSettings({});
     const app = { ...DEFAULT_SETTINGS, volumes: [{ path: '/var/lib/data' }] };
-    const spec = serviceSpec({ settings }, target, 'shop:1.0.0', app, 'node1id') as any;
+    const spec = serviceSpec({ settings }, target, 'shop:1.0.0', app, 'node1id', 'slipway-shop-x-swarm') as any;
     expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([
       {
         Type: 'volume',

@@ -7,7 +7,7 @@
 import { EngineClient, withTimeout } from './client';
 import { Containers } from './containers';
 import { Images } from './images';
-import { NetworkClient } from './networks';
+import { NetworkClient, type NetworkOptions } from './networks';
 import { Streams } from './streams';
 import { Swarm } from './swarm';
 import { Volumes } from './volumes';
@@ -55,7 +55,7 @@ export class Engine {
     return this.client.info();
   }
 
-  async ensureNetwork(name: string, labels: Record<string, string>, opts: { icc: boolean; pool: string }): Promise<string> {
+  async ensureNetwork(name: string, labels: Record<string, string>, opts: NetworkOptions): Promise<string> {
     return this.client.call('create network', () => this.networks.ensure(name, labels, opts));
   }
 

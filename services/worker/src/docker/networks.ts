@@ -13,6 +13,16 @@ import { LABEL } from './labels';
 /** App names cannot hold `_`, so no app's network can take the build network's name. */
 export const buildNetworkName = (instance: string) => `slipway_build_${instance}`;
 export const appNetworkName = (app: string, instance: string) => `slipway-${app}-${instance}`;
+/** Under Swarm an app's network spans the nodes (an overlay); its own name, so a bridge of docker mode never stands in its way. */
+export const appOverlayName = (app: string, instance: string) => `slipway-${app}-${instance}-swarm`;
+
+export interface NetworkOptions {
+  /** Containers of the network may reach each other (a bridge option; an overlay's always may). */
+  icc: boolean;
+  pool: string;
+  /** `overlay`: across a swarm's nodes. */
+  driver?: 'bridge' | 'overlay';
+}
 
 export class NetworkClient {
   /** Docker's duplicate-name check is not atomic: builds and starts in this process make a network once. */
@@ -24,7 +34,7 @@ export class NetworkClient {
   ) {}
 
   /** The network `name`, created with `labels` and a /24 of `pool` when missing. Returns its id. */
-  ensure(name: string, labels: Record<string, string>, opts: { icc: boolean; pool: string }): Promise<string> {
+  ensure(name: string, labels: Record<string, string>, opts: NetworkOptions): Promise<string> {
     let made = this.making.get(name);
     if (!made) {
       made = this.ensureOnce(name, labels, opts).finally(() => this.making.delete(name));
@@ -33,7 +43,7 @@ export class NetworkClient {
     return made;
   }
 
-  private async ensureOnce(name: string, labels: Record<string, string>, opts: { icc: boolean; pool: string }): Promise<string> {
+  private async ensureOnce(name: string, labels: Record<string, string>, opts: NetworkOptions): Promise<string> {
     // Subnets refused as overlapping: another network is being made on them, not listed yet.
     const refused: string[] = [];
     for (let attempt = 1; ; attempt++) {
@@ -49,11 +59,11 @@ export class NetworkClient {
       try {
         const created = await this.docker.createNetwork({
           Name: name,
-          Driver: 'bridge',
+          Driver: opts.driver ?? 'bridge',
           CheckDuplicate: true,
           Labels: labels,
           IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
-          Options: { 'com.docker.network.bridge.enable_icc': String(opts.icc) },
+          Options: opts.driver === 'overlay' ? {} : { 'com.docker.network.bridge.enable_icc': String(opts.icc) },
         });
         return created.id;
       } catch (err) {
@@ -76,7 +86,9 @@ export class NetworkClient {
         .getNetwork(n.Id)
         .remove()
         .catch((err: unknown) => {
-          if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+          // A swarm's overlay just removed may still be listed, and its removal then answers "not found"
+          // with a 500: gone either way.
+          if ((err as { statusCode?: number }).statusCode !== 404 && !/not found/i.test(messageOf(err))) throw err;
         });
     }
     return list.length;

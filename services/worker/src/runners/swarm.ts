@@ -11,7 +11,9 @@ import { volumeName } from '@slipway/contracts/volumes';
 import type { AppRecord, Replica } from '@slipway/records/store';
 import type { WorkerContext } from '../context';
 import type { ContainerInfo, ServiceInfo, TaskInfo } from '../docker/engine';
+import { EngineError } from '../docker/client';
 import { LABEL, labelsFor } from '../docker/labels';
+import { appOverlayName } from '../docker/networks';
 import type { NodeInfo } from '../docker/swarm';
 import { PipelineError } from '../errors';
 import type { Reporter } from '../pipeline/reporter';
@@ -57,7 +59,8 @@ export class SwarmRunner implements Runner {
     await report.enter('start');
     const [appSettings, before] = await Promise.all([store.getSettings(target.app), store.getAppRecord(target.app)]);
     const pin = appSettings.volumes.length ? await engine.swarm.self() : null;
-    await engine.swarm.create(serviceSpec(ctx, target, swarmImage(ctx, image.image), appSettings, pin));
+    const network = await appOverlay(ctx, target.app);
+    await engine.swarm.create(serviceSpec(ctx, target, swarmImage(ctx, image.image), appSettings, pin, network));
     report.log(`Created service ${name} (${appSettings.instances} × ${swarmImage(ctx, image.image)}${pin ? ', pinned to this node for its volumes' : ''})`);
     if (settings.bind !== '0.0.0.0') report.log(`Swarm publishes task ports on every address of their node: SLIPWAY_BIND does not reach them (docs/swarm.md)`);
 
@@ -100,10 +103,24 @@ export class SwarmRunner implements Runner {
     return { replicas };
   }
 
-  /** Every service of the app goes, then any task container it left on this node. */
+  /**
+   * Every service of the app goes, then any task container it left on this node, then its overlay once
+   * the nodes have stopped the tasks attached to it (each has its stop grace).
+   */
   async remove(app: string): Promise<void> {
-    for (const service of await this.ctx.engine.swarm.list(app)) await this.removeService(service.name);
-    await removeContainers(this.ctx, app);
+    const { ctx } = this;
+    for (const service of await ctx.engine.swarm.list(app)) await this.removeService(service.name);
+    await removeContainers(ctx, app);
+    const deadline = Date.now() + (ctx.settings.stopGraceS + 15) * 1000;
+    for (;;) {
+      try {
+        await ctx.engine.removeNetworks({ [LABEL.app]: app });
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 
   /** An interrupted or failed attempt's service goes, unless the app runs it. */
@@ -160,7 +177,7 @@ export class SwarmRunner implements Runner {
   }
 }
 
-export function serviceSpec(ctx: Pick<WorkerContext, 'settings'>, target: Target, image: string, app: AppSettings, pinTo: string | null): Record<string, unknown> {
+export function serviceSpec(ctx: Pick<WorkerContext, 'settings'>, target: Target, image: string, app: AppSettings, pinTo: string | null, network: string): Record<string, unknown> {
   const labels = labelsFor(target.app, target.version, target.deployId, ctx.settings.instance);
   const containerPort = app.port ?? 3000;
   return {
@@ -185,6 +202,8 @@ export function serviceSpec(ctx: Pick<WorkerContext, 'settings'>, target: Target
       Resources: { Limits: { NanoCPUs: Math.round(app.cpus * 1e9), MemoryBytes: app.memoryMb * 1024 * 1024, Pids: 256 } },
       RestartPolicy: { Condition: 'any', Delay: SECOND, MaxAttempts: 0 },
       Placement: { Preferences: [{ Spread: { SpreadDescriptor: 'node.id' } }], Constraints: pinTo ? [`node.id==${pinTo}`] : [] },
+      // The app's own overlay: its tasks reach each other across the nodes, and no other app's.
+      Networks: [{ Target: network }],
     },
     Mode: { Replicated: { Replicas: app.instances } },
     // Host mode with no published port: the engine gives each task a free port on its node, so any number
@@ -242,6 +261,18 @@ async function failed(ctx: WorkerContext, tasks: TaskInfo[], message: string): P
   // The task's container is on its node's engine; its lines can be read here only when that is this one.
   const logs = task ? await ctx.engine.streams.tailLogs(task.containerId, 50).catch(() => []) : [];
   return new PipelineError('unhealthy', message, false, logs);
+}
+
+/** The app's overlay network (SPEC §3 "Networks", across the nodes), made at its first deploy and removed with the app. */
+async function appOverlay(ctx: WorkerContext, app: string): Promise<string> {
+  const instance = ctx.settings.instance;
+  const labels = { [LABEL.managed]: 'true', [LABEL.instance]: instance, [LABEL.app]: app };
+  try {
+    await ctx.engine.ensureNetwork(appOverlayName(app, instance), labels, { icc: true, pool: ctx.settings.networkPool, driver: 'overlay' });
+  } catch (err) {
+    throw new PipelineError('start_failed', (err as Error).message, err instanceof EngineError);
+  }
+  return appOverlayName(app, instance);
 }
 
 async function scale(ctx: WorkerContext, service: ServiceInfo, replicas: number): Promise<void> {
