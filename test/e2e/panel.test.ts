@@ -260,6 +260,10 @@ describe('the panel', () => {
     const res = await upload(slipway.url, await fixtureTgz('hello', { name: 'fromcurl', version: '1.0.0' }), 'fromcurl.tgz');
     await waitForDeploy(slipway.url, res.body.deploy.id);
     await expect.poll(() => page.locator('[data-kind=success]').allTextContents(), { timeout: 15_000 }).toContainEqual(expect.stringContaining('fromcurl 1.0.0 deployed'));
+    // It stands over the sidebar's empty foot, never over the page (issue 18: toasts hid the settings form).
+    const toast = (await page.locator('.toasts [data-kind=success]').first().boundingBox())!;
+    const main = (await page.locator('main').boundingBox())!;
+    expect(toast.x + toast.width).toBeLessThanOrEqual(main.x);
     // The new version's figures show without a reload: the list reloads on the deploy's event (issue 18).
     await expect.poll(async () => (await page.locator('tr[data-app=fromcurl] [data-memory]').textContent())?.trim(), { timeout: 15_000 }).toMatch(/\d/);
     // Toasts fade; the bell keeps them (issue 18).
