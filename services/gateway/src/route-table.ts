@@ -69,12 +69,17 @@ export class RouteTable {
   }
 
   async reloadDomains(): Promise<void> {
-    [this.domains, this.redirects] = await Promise.all([readDomains(this.redis), readHttpsRedirects(this.redis)]);
+    await this.readDomains();
     this.changed();
   }
 
+  private async readDomains(): Promise<void> {
+    [this.domains, this.redirects] = await Promise.all([readDomains(this.redis), readHttpsRedirects(this.redis)]);
+  }
+
+  /** Everything again from the records; the listeners hear of it once. */
   async reload(): Promise<void> {
-    await this.reloadDomains();
+    await this.readDomains();
     const apps = await this.redis.smembers(keys.apps);
     const pipe = this.redis.pipeline();
     for (const app of apps) pipe.hmget(keys.app(app), 'current', 'port', 'status', 'address', 'replicas');
