@@ -14,10 +14,15 @@ const EVERY_MS = 2_000;
 
 export function followSwarm(ctx: WorkerContext, runner: SwarmRunner): () => void {
   let busy = false;
+  // Only a manager's engine knows the services, tasks and nodes: the workers on other nodes collect logs and stats.
+  let manager: boolean | null = null;
   const timer = setInterval(() => {
-    if (busy) return;
+    if (busy || manager === false) return;
     busy = true;
-    void follow(ctx, runner)
+    void (async () => {
+      manager ??= ((await ctx.engine.info()).Swarm as { ControlAvailable?: boolean } | undefined)?.ControlAvailable === true;
+      if (manager) await follow(ctx, runner);
+    })()
       .catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not follow the swarm'))
       .finally(() => (busy = false));
   }, EVERY_MS);
