@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adoptAdminToken } from '../helpers/admin';
 import { call, upload, viaGateway, waitForDeploy } from '../helpers/api';
 import { fixtureTgz, tarOf } from '../helpers/archives';
-import { launch, shoot } from '../helpers/browser';
+import { brokenCells, launch, shoot } from '../helpers/browser';
 import { docker, printProblemsOnFailure, startSlipway, type Slipway } from '../helpers/slipway';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -234,17 +234,7 @@ describe('the panel', () => {
     // A cell whose text is laid out on more than one line box was broken.
     const cells = page.locator('table.limits td');
     expect(await cells.count()).toBeGreaterThan(5);
-    const broken = await cells.evaluateAll((tds) => {
-      const doc = (globalThis as unknown as { document: { createRange(): { selectNodeContents(n: unknown): void; getClientRects(): Iterable<{ top: number }> } } }).document;
-      return tds
-        .filter((td) => {
-          const range = doc.createRange();
-          range.selectNodeContents(td);
-          return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
-        })
-        .map((td) => td.textContent);
-    });
-    expect(broken).toEqual([]);
+    expect(await brokenCells(cells)).toEqual([]);
     // Real filesystems only: no container's overlay; the one holding Docker's data root marked once.
     const mounts = await page.locator('[data-disk]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-disk') ?? ''));
     expect(mounts.some((m) => m.includes('/overlay2/'))).toBe(false);

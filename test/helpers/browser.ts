@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = [
@@ -23,4 +23,18 @@ export async function shoot(page: Page, name: string, fullPage = true): Promise<
     await mkdir(dir, { recursive: true });
     await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage });
   }
+}
+
+/** The texts of the cells laid out on more than one line box: broken inside a word (issue 18: "unlimi / te / d"). */
+export function brokenCells(cells: Locator): Promise<Array<string | null>> {
+  return cells.evaluateAll((tds) => {
+    const doc = (globalThis as unknown as { document: { createRange(): { selectNodeContents(n: unknown): void; getClientRects(): Iterable<{ top: number }> } } }).document;
+    return tds
+      .filter((td) => {
+        const range = doc.createRange();
+        range.selectNodeContents(td);
+        return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+      })
+      .map((td) => td.textContent);
+  });
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, upload, viaGateway, waitForDeploy } from '../helpers/api';
 import { fixtureEntries, fixtureTgz, tarOf } from '../helpers/archives';
 import { adoptAdminToken } from '../helpers/admin';
-import { launch, shoot } from '../helpers/browser';
+import { brokenCells, launch, shoot } from '../helpers/browser';
 import { printProblemsOnFailure, startSlipway, type Slipway } from '../helpers/slipway';
 import { NODE1, NODE2, startTwoNodes, type TwoNodes } from '../helpers/two-nodes';
 
@@ -273,15 +273,7 @@ describe('swarm mode on two nodes', () => {
       await expect.poll(() => page.locator('tr[data-node=node2] .badge').textContent(), { timeout: 20_000 }).toBe('down');
       // No text cell of the nodes table is broken inside a word (issue 18's rule for every table; the state is a
       // badge, which never wraps).
-      const broken = await page.locator('table.nodes td:not(:has(.badge))').evaluateAll((tds) => {
-        const doc = (globalThis as unknown as { document: { createRange(): { selectNodeContents(n: unknown): void; getClientRects(): Iterable<{ top: number }> } } }).document;
-        return tds.filter((td) => {
-          const range = doc.createRange();
-          range.selectNodeContents(td);
-          return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
-        }).map((td) => td.textContent);
-      });
-      expect(broken).toEqual([]);
+      expect(await brokenCells(page.locator('table.nodes td:not(:has(.badge))'))).toEqual([]);
       await shoot(page, 'system-swarm');
       await page.goto(`${slipway.url}/apps/${APP}`);
       await expect.poll(() => page.locator('section[aria-label="Instances"] td[data-node]').allTextContents(), { timeout: 20_000 }).toEqual([NODE1, NODE1]);

@@ -187,7 +187,7 @@ export class Gateway {
     }
     await Promise.all(
       [...byNode.values()].map(async (upstreams) => {
-        if (await nodeAnswers(upstreams[0]!.node!, upstreams[0]!.port)) return;
+        if ((await probe(upstreams[0]!.node!, upstreams[0]!.port, 0)) !== 'silent') return;
         for (const u of upstreams) {
           this.takeOut(u);
           const held = this.pools.get(keyOf(u));
@@ -200,7 +200,8 @@ export class Gateway {
 
   private async probeDown(): Promise<void> {
     for (const [key, upstream] of this.down) {
-      if (await connects(new URL(this.origin(upstream)))) this.down.delete(key);
+      const origin = new URL(this.origin(upstream));
+      if ((await probe(origin.hostname, Number(origin.port), 250)) === 'held') this.down.delete(key);
     }
     if (!this.down.size && this.probing) {
       clearInterval(this.probing);
@@ -345,40 +346,28 @@ function keyOf(upstream: Upstream): string {
 }
 
 /**
- * Whether the origin takes a connection and keeps it: the engine's proxy on a published port accepts even
- * when the container does not listen, then closes at once, so a connection closed within `holdMs` is a no.
+ * One TCP connection attempt to `host:port`, answered as `held` (connected, and still open after `holdMs`),
+ * `refused` (the machine's kernel said no, or the connection closed at once) or `silent` (nothing within a
+ * second). The engine's proxy on a published port accepts even when the container does not listen, then
+ * closes at once: for an upstream only `held` is a yes. For a machine, anything but `silent` is one.
  */
-function connects(origin: URL, holdMs = 250): Promise<boolean> {
+function probe(host: string, port: number, holdMs: number): Promise<'held' | 'refused' | 'silent'> {
   return new Promise((resolve) => {
-    const socket = connect({ host: origin.hostname, port: Number(origin.port), timeout: 1000 });
+    const socket = connect({ host, port, timeout: 1000 });
     let timer: NodeJS.Timeout | undefined;
-    const done = (ok: boolean) => {
+    const done = (answer: 'held' | 'refused' | 'silent') => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(ok);
+      resolve(answer);
     };
     socket.once('connect', () => {
       socket.setTimeout(0);
-      timer = setTimeout(() => done(true), holdMs);
+      timer = setTimeout(() => done('held'), holdMs);
     });
-    socket.once('timeout', () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('end', () => done(false));
-    socket.once('close', () => done(false));
-  });
-}
-
-/** Whether the machine at `host` answers at all: a connection, or a refusal from its kernel, within a second. */
-function nodeAnswers(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 1000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('timeout', () => done(false));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET'));
+    socket.once('timeout', () => done('silent'));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' ? 'refused' : 'silent'));
+    socket.once('end', () => done('refused'));
+    socket.once('close', () => done('refused'));
   });
 }
 
