@@ -151,10 +151,16 @@ describe('machine and containers', () => {
   it('keeps a history whose hourly point is the mean of its samples', async () => {
     const series = await until(async () => (await call(slipway.url, 'GET', '/api/system/metrics?range=1h&step=1m')).body.series, (s: unknown[]) => s.length > 0);
     expect(series[0]).toEqual(expect.objectContaining({ cpuPercent: expect.any(Number), memUsedBytes: expect.any(Number), memTotalBytes: expect.any(Number), diskUsedBytes: expect.any(Number) }));
-    const hourly = (await call(slipway.url, 'GET', '/api/system/metrics?range=2h&step=1h')).body.series;
-    const hour = hourly.at(-1);
     const redis = new Redis(slipway.redisUrl);
-    const bucket = await redis.hgetall(`slipway:metrics:host:h:${Date.parse(hour.ts)}`);
+    const lastHour = async () => (await call(slipway.url, 'GET', '/api/system/metrics?range=2h&step=1h')).body.series.at(-1);
+    // The sampler keeps adding to the current hour: compare only an answer read while its bucket held still.
+    const { hour, bucket } = await until(async () => {
+      const ts = Date.parse((await lastHour()).ts);
+      const before = await redis.hgetall(`slipway:metrics:host:h:${ts}`);
+      const hour = await lastHour();
+      const bucket = await redis.hgetall(`slipway:metrics:host:h:${ts}`);
+      return { hour, bucket, still: Date.parse(hour.ts) === ts && before.n === bucket.n };
+    }, (r) => r.still);
     await redis.quit();
     expect(Number(bucket.n)).toBeGreaterThan(1);
     expect(hour.memTotalBytes).toBeCloseTo(Number(bucket.memTotalBytes) / Number(bucket.n), 0);
