@@ -8,7 +8,25 @@ import type { LogLine } from '@slipway/contracts/logs';
 import type { AppSettingsPatch } from '@slipway/contracts/settings';
 import type { AuditEntry, TokenInfo, User } from '@slipway/contracts/auth';
 import type { VolumeInfo } from '@slipway/contracts/volumes';
-import type { AppStatsAnswer, CertificatesAnswer, QueueAnswer, SystemAnswer } from '@slipway/contracts/responses';
+import type {
+  AppAnswer,
+  AppsAnswer,
+  AppStatsAnswer,
+  AppSummaryAnswer,
+  AuthStatusAnswer,
+  CertificatesAnswer,
+  DeletedAnswer,
+  DeployAnswer,
+  DeploysAnswer,
+  LogLinesAnswer,
+  MeAnswer,
+  OperationAnswer,
+  QueueAnswer,
+  SignedInAnswer,
+  SystemAnswer,
+  TrafficAnswer,
+  VolumesAnswer,
+} from '@slipway/contracts/responses';
 
 export class ApiError extends Error {
   constructor(
@@ -91,14 +109,9 @@ function send<T>(method: string, url: string, form: FormData, onProgress: (fract
 
 export type { AppDetail, AppSummary, Deploy, DeployEvent, LogLine, AuditEntry, TokenInfo, User, VolumeInfo, CertificatesAnswer, AppStatsAnswer };
 
-export interface Stats {
-  cpuPercent: number;
-  memoryBytes: number;
-  memoryLimitBytes: number;
-  netRxBytes: number;
-  netTxBytes: number;
-  pids: number;
-}
+/** The last sample of an app's containers. */
+export type Stats = NonNullable<AppStatsAnswer['stats']>;
+/** A chart's point: its time and the series' values (host, app and traffic series all read as this). */
 export type Point = { ts: string } & Record<string, number>;
 /** `GET /api/queue`: counts, the jobs in flight and the recent finished ones. */
 export type QueueState = QueueAnswer;
@@ -106,31 +119,31 @@ export type QueueState = QueueAnswer;
 export type SystemInfo = SystemAnswer['system'];
 
 export const Api = {
-  me: () => api<{ user: { name: string; role: string }; via: string; csrf?: string }>('/api/auth/me'),
-  status: () => api<{ setupRequired: boolean }>('/api/auth/status'),
-  login: (username: string, password: string) => api<{ user: { name: string; role: string }; csrf: string }>('/api/auth/login', { method: 'POST', body: { username, password } }),
-  setup: (token: string, password: string) => api<{ user: { name: string; role: string }; csrf: string }>('/api/auth/setup', { method: 'POST', body: { token, password } }),
+  me: () => api<MeAnswer>('/api/auth/me'),
+  status: () => api<AuthStatusAnswer>('/api/auth/status'),
+  login: (username: string, password: string) => api<SignedInAnswer>('/api/auth/login', { method: 'POST', body: { username, password } }),
+  setup: (token: string, password: string) => api<SignedInAnswer>('/api/auth/setup', { method: 'POST', body: { token, password } }),
   logout: () => api<void>('/api/auth/logout', { method: 'POST' }),
-  apps: () => api<{ apps: AppSummary[] }>('/api/apps').then((r) => r.apps),
-  app: (name: string) => api<{ app: AppDetail }>(`/api/apps/${encodeURIComponent(name)}`).then((r) => r.app),
-  saveSettings: (name: string, patch: AppSettingsPatch) => api<{ app: AppDetail }>(`/api/apps/${encodeURIComponent(name)}`, { method: 'PUT', body: patch }).then((r) => r.app),
-  rollback: (name: string, version?: string) => api<{ deploy: Deploy }>(`/api/apps/${encodeURIComponent(name)}/rollback`, { method: 'POST', body: version ? { version } : {} }).then((r) => r.deploy),
-  rebuild: (name: string, version: string) => api<{ deploy: Deploy }>(`/api/apps/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/rebuild`, { method: 'POST' }).then((r) => r.deploy),
-  lifecycle: (name: string, action: 'start' | 'stop' | 'restart') => api<{ app?: AppSummary; deploy?: Deploy }>(`/api/apps/${encodeURIComponent(name)}/${action}`, { method: 'POST' }),
-  volumes: (name: string) => api<{ volumes: VolumeInfo[] }>(`/api/apps/${encodeURIComponent(name)}/volumes`).then((r) => r.volumes),
+  apps: () => api<AppsAnswer>('/api/apps').then((r) => r.apps),
+  app: (name: string) => api<AppAnswer>(`/api/apps/${encodeURIComponent(name)}`).then((r) => r.app),
+  saveSettings: (name: string, patch: AppSettingsPatch) => api<AppAnswer>(`/api/apps/${encodeURIComponent(name)}`, { method: 'PUT', body: patch }).then((r) => r.app),
+  rollback: (name: string, version?: string) => api<DeployAnswer>(`/api/apps/${encodeURIComponent(name)}/rollback`, { method: 'POST', body: version ? { version } : {} }).then((r) => r.deploy),
+  rebuild: (name: string, version: string) => api<DeployAnswer>(`/api/apps/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/rebuild`, { method: 'POST' }).then((r) => r.deploy),
+  lifecycle: (name: string, action: 'start' | 'stop' | 'restart') => api<Partial<AppSummaryAnswer & DeployAnswer & OperationAnswer>>(`/api/apps/${encodeURIComponent(name)}/${action}`, { method: 'POST' }),
+  volumes: (name: string) => api<VolumesAnswer>(`/api/apps/${encodeURIComponent(name)}/volumes`).then((r) => r.volumes),
   certificates: (name: string) => api<CertificatesAnswer>(`/api/apps/${encodeURIComponent(name)}/certificates`),
-  remove: (name: string) => api<{ deleted: string }>(`/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`, { method: 'DELETE' }),
-  stats: (name: string) => api<{ stats: Stats | null }>(`/api/apps/${encodeURIComponent(name)}/stats`).then((r) => r.stats),
+  remove: (name: string) => api<DeletedAnswer>(`/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`, { method: 'DELETE' }),
+  stats: (name: string) => api<AppStatsAnswer>(`/api/apps/${encodeURIComponent(name)}/stats`).then((r) => r.stats),
   /** The app's stats with each instance's own. */
   appStats: (name: string) => api<AppStatsAnswer>(`/api/apps/${encodeURIComponent(name)}/stats`),
   statsSeries: (name: string, range = '24h') => api<{ series: Point[] }>(`/api/apps/${encodeURIComponent(name)}/stats/series?range=${range}`).then((r) => r.series),
-  deploys: (app?: string, limit = 50) => api<{ deploys: Deploy[] }>(`/api/deploys?limit=${limit}${app ? `&app=${encodeURIComponent(app)}` : ''}`).then((r) => r.deploys),
-  deploy: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}`).then((r) => r.deploy),
-  retry: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}/retry`, { method: 'POST' }).then((r) => r.deploy),
-  cancel: (id: string) => api<{ deploy: Deploy }>(`/api/deploys/${encodeURIComponent(id)}/cancel`, { method: 'POST' }).then((r) => r.deploy),
+  deploys: (app?: string, limit = 50) => api<DeploysAnswer>(`/api/deploys?limit=${limit}${app ? `&app=${encodeURIComponent(app)}` : ''}`).then((r) => r.deploys),
+  deploy: (id: string) => api<DeployAnswer>(`/api/deploys/${encodeURIComponent(id)}`).then((r) => r.deploy),
+  retry: (id: string) => api<DeployAnswer>(`/api/deploys/${encodeURIComponent(id)}/retry`, { method: 'POST' }).then((r) => r.deploy),
+  cancel: (id: string) => api<DeployAnswer>(`/api/deploys/${encodeURIComponent(id)}/cancel`, { method: 'POST' }).then((r) => r.deploy),
   queue: (app?: string) => api<QueueState>(`/api/queue${app ? `?app=${encodeURIComponent(app)}` : ''}`),
-  system: () => api<{ system: SystemInfo }>('/api/system').then((r) => r.system),
+  system: () => api<SystemAnswer>('/api/system').then((r) => r.system),
   hostSeries: (range = '24h', step = '1h') => api<{ series: Point[] }>(`/api/system/metrics?range=${range}&step=${step}`).then((r) => r.series),
-  traffic: (range = '7d', step = '1h') => api<{ series: Array<{ ts: string; app: string; requests: number; errors5xx: number; p50Ms: number; p95Ms: number }> }>(`/api/traffic?range=${range}&step=${step}`).then((r) => r.series),
-  logs: (app: string, params: Record<string, string>) => api<{ lines: LogLine[] }>(`/api/apps/${encodeURIComponent(app)}/logs?${new URLSearchParams(params)}`).then((r) => r.lines),
+  traffic: (range = '7d', step = '1h') => api<TrafficAnswer>(`/api/traffic?range=${range}&step=${step}`).then((r) => r.series),
+  logs: (app: string, params: Record<string, string>) => api<LogLinesAnswer>(`/api/apps/${encodeURIComponent(app)}/logs?${new URLSearchParams(params)}`).then((r) => r.lines),
 };
