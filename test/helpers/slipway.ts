@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
 import { afterEach } from 'vitest';
 import Docker from 'dockerode';
+import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import getPort from 'get-port';
 import { loadSettings } from '@slipway/runtime/config';
@@ -62,6 +63,26 @@ export function printProblemsOnFailure(current: () => Slipway | undefined): void
     const problems = text.split('\n').filter((line) => /"level":(4|5|6)\d/.test(line) || /^\s*(Error|at )/.test(line));
     console.error(`[${ctx.task.name}] Slipway's warnings and errors (${slipway.logFile}):\n${problems.slice(-60).join('\n') || '(none)'}`);
   });
+}
+
+/** Every key of Slipway's in Redis and every value under it, as one text to search for secrets. */
+export async function everythingInRedis(redisUrl: string): Promise<string> {
+  const redis = new Redis(redisUrl);
+  const everything: string[] = [];
+  try {
+    for (const key of await redis.keys('slipway:*')) {
+      const type = await redis.type(key);
+      if (type === 'string') everything.push(key, (await redis.get(key)) ?? '');
+      if (type === 'hash') everything.push(key, JSON.stringify(await redis.hgetall(key)));
+      if (type === 'set') everything.push(key, ...(await redis.smembers(key)));
+      if (type === 'list') everything.push(key, ...(await redis.lrange(key, 0, -1)));
+      if (type === 'zset') everything.push(key, ...(await redis.zrange(key, '0', '-1')));
+      if (type === 'stream') everything.push(key, JSON.stringify(await redis.xrange(key, '-', '+')));
+    }
+  } finally {
+    await redis.quit();
+  }
+  return everything.join('\n');
 }
 
 /** A Redis container; with `fixedPort`, one that can be stopped and started again where the clients expect it. */

@@ -1,19 +1,21 @@
 /**
  * Two Swarm nodes on one machine (issue 17; the recipe in ENVIRONMENT.md): this machine's engine is the
  * manager at 10.77.0.1, a second engine in a network namespace of its own (own UTS name `node2`) joins it
- * as a worker at 10.77.0.2, and Debian's registry serves the images both pull. The registry listens on
+ * as a worker at 10.77.0.2, and Debian's registry serves the images both pull, to a login only. The registry listens on
  * the link between them; each side reaches it as `127.0.0.1:<port>` through a small forwarder, because
  * engines trust a plain-HTTP registry on loopback without any daemon.json change (so this machine's engine
  * never restarts for the test). Everything is torn down afterwards, and a leftover of an earlier run that
  * died is removed before anything starts.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import bcrypt from 'bcryptjs';
 import Docker from 'dockerode';
 import getPort from 'get-port';
 import { terminate } from './host';
@@ -36,6 +38,10 @@ const CGROUP = 'slipway-node2';
 export interface TwoNodes {
   /** SLIPWAY_REGISTRY for Slipway: the same name works on both nodes. */
   registry: string;
+  /** The registry refuses anonymous requests: this login (SLIPWAY_REGISTRY_USER and _PASSWORD) is needed. */
+  registryAuth: { username: string; password: string };
+  /** A repository's tags, as the registry lists them. */
+  registryTags(repo: string): Promise<string[]>;
   /** The second engine. */
   node2: Docker;
   /** The first engine (this machine's). */
@@ -167,9 +173,14 @@ export async function startTwoNodes(): Promise<TwoNodes> {
     await nsenter(['ip', 'link', 'set', 'lo', 'up']);
 
     // The registry, on the link, and reached as 127.0.0.1:<port> on both sides.
+    // It asks for a login (htpasswd, bcrypt at the lowest cost: it checks every request), so that the
+    // pushes, every node's pulls and the tag deletions are proven to carry Slipway's credentials.
     const port = await getPort();
-    const config = `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: ${NODE1}:${port}\n`;
+    const registryAuth = { username: 'slipway', password: randomBytes(18).toString('base64url') };
+    await writeFile(path.join(dir, 'htpasswd'), `${registryAuth.username}:${await bcrypt.hash(registryAuth.password, 4)}\n`);
+    const config = `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nauth:\n  htpasswd:\n    realm: slipway-test\n    path: ${dir}/htpasswd\nhttp:\n  addr: ${NODE1}:${port}\n`;
     await writeFile(path.join(dir, 'config.yml'), config);
+    const basic = `Basic ${Buffer.from(`${registryAuth.username}:${registryAuth.password}`).toString('base64')}`;
     const registry = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(registry);
     registry.on('exit', () => {});
@@ -177,7 +188,7 @@ export async function startTwoNodes(): Promise<TwoNodes> {
     const forwarder = spawn('nsenter', ['--net=/run/netns/' + NETNS, process.execPath, '-e', FORWARD, String(port), NODE1], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(forwarder);
     await started(forwarder, /ready/, 'the registry forwarder on node 2');
-    await until('the registry answering', async () => (await fetch(`http://127.0.0.1:${port}/v2/`)).ok, 20_000);
+    await until('the registry answering', async () => (await fetch(`http://127.0.0.1:${port}/v2/`, { headers: { authorization: basic } })).ok, 20_000);
 
     // Node 2's engine.
     await mkdir(ROOT, { recursive: true });
@@ -203,6 +214,13 @@ export async function startTwoNodes(): Promise<TwoNodes> {
 
     return {
       registry: `127.0.0.1:${port}`,
+      registryAuth,
+      async registryTags(repo) {
+        const res = await fetch(`http://127.0.0.1:${port}/v2/${repo}/tags/list`, { headers: { authorization: basic } });
+        if (res.status === 404) return [];
+        if (!res.ok) throw new Error(`the registry answered ${res.status} for ${repo}'s tags`);
+        return ((await res.json()) as { tags: string[] | null }).tags ?? [];
+      },
       node1,
       node2,
       async nodeIds() {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adoptAdminToken, tokenSignedIn } from '../helpers/admin';
 import { upload } from '../helpers/api';
 import { fixtureTgz } from '../helpers/archives';
-import { startSlipway, type Slipway } from '../helpers/slipway';
+import { everythingInRedis, startSlipway, type Slipway } from '../helpers/slipway';
 
 let slipway: Slipway;
 
@@ -122,16 +122,7 @@ describe('users, tokens and scopes', () => {
 
     const listed = JSON.stringify((await http('GET', '/api/tokens', { token: slipway.token })).body);
     expect(listed).not.toContain(readToken);
-    const redis = new Redis(slipway.redisUrl);
-    const everything: string[] = [];
-    for (const key of await redis.keys('slipway:*')) {
-      const type = await redis.type(key);
-      if (type === 'string') everything.push(key, (await redis.get(key)) ?? '');
-      if (type === 'hash') everything.push(key, JSON.stringify(await redis.hgetall(key)));
-      if (type === 'set') everything.push(key, ...(await redis.smembers(key)));
-    }
-    await redis.quit();
-    const dump = everything.join('\n');
+    const dump = await everythingInRedis(slipway.redisUrl);
     expect(dump).not.toContain(readToken);
     expect(dump).not.toContain(slipway.token);
     expect(dump).not.toContain('reader-password-123');

@@ -5,13 +5,14 @@
  * their node, and the gateway balances across them, drains them at a switch, and follows them when a node
  * is drained or lost. The numbers it prints go to docs/benchmarks.md.
  */
+import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, upload, viaGateway, waitForDeploy } from '../helpers/api';
 import { fixtureEntries, fixtureTgz, tarOf } from '../helpers/archives';
 import { adoptAdminToken } from '../helpers/admin';
 import { brokenCells, launch, shoot } from '../helpers/browser';
-import { printProblemsOnFailure, startSlipway, type Slipway } from '../helpers/slipway';
+import { everythingInRedis, printProblemsOnFailure, startSlipway, type Slipway } from '../helpers/slipway';
 import { NODE1, NODE2, startTwoNodes, type TwoNodes } from '../helpers/two-nodes';
 
 let nodes: TwoNodes;
@@ -28,6 +29,38 @@ async function servicesOfApp() {
       return { name: s.Spec!.Name!, version: s.Spec!.Labels?.['io.slipway.version'], running: tasks.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running') };
     }),
   );
+}
+
+/** The app's services that have a running container on either node. */
+async function runningServices(): Promise<Set<string>> {
+  const filters = { label: [`io.slipway.app=${APP}`], status: ['running'] };
+  const containers = (await Promise.all([nodes.node1, nodes.node2].map((engine) => engine.listContainers({ filters })))).flat();
+  return new Set(containers.map((c) => c.Labels['com.docker.swarm.service.name']!));
+}
+
+/** `runningServices`, looked at every 100 ms until `stop`. */
+function watchRunningServices() {
+  const services = new Set<string>();
+  const timeline: string[] = [];
+  let mostAtOnce = 0;
+  let running = true;
+  const looking = (async () => {
+    while (running) {
+      const now = await runningServices();
+      for (const name of now) services.add(name);
+      mostAtOnce = Math.max(mostAtOnce, now.size);
+      const look = [...now].sort().join(' + ') || '(none)';
+      if (timeline.at(-1) !== look) timeline.push(look);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await looking;
+      return { services, mostAtOnce, timeline: timeline.join(' → ') };
+    },
+  };
 }
 
 async function record() {
@@ -91,7 +124,7 @@ function load(clients: number, timeoutMs = 10_000) {
 
 beforeAll(async () => {
   nodes = await startTwoNodes();
-  slipway = await startSlipway({ env: { SLIPWAY_ORCHESTRATOR: 'swarm', SLIPWAY_REGISTRY: nodes.registry, SLIPWAY_HEALTH_TIMEOUT_S: '90', SLIPWAY_KEEP_VERSIONS: '2' } });
+  slipway = await startSlipway({ env: { SLIPWAY_ORCHESTRATOR: 'swarm', SLIPWAY_REGISTRY: nodes.registry, SLIPWAY_REGISTRY_USER: nodes.registryAuth.username, SLIPWAY_REGISTRY_PASSWORD: nodes.registryAuth.password, SLIPWAY_HEALTH_TIMEOUT_S: '90', SLIPWAY_KEEP_VERSIONS: '2' } });
 }, 300_000);
 printProblemsOnFailure(() => slipway);
 afterAll(async () => {
@@ -116,9 +149,10 @@ describe('swarm mode on two nodes', () => {
     expect(seen.size).toBe(2);
     expect((await viaGateway(slipway.gatewayUrl, HOST)).text.trim()).toBe(`${APP} 1.0.0`);
 
-    // Node 2 ran it from the registry: the image is there, and node 2 has it by the registry's name.
-    const tags = (await (await fetch(`http://${nodes.registry}/v2/${slipway.prefix}${APP}/tags/list`)).json()) as { tags: string[] };
-    expect(tags.tags).toContain('1.0.0');
+    // Node 2 ran it from the registry, which refuses anyone without the login: the image is there, and
+    // node 2 has it by the registry's name.
+    expect((await fetch(`http://${nodes.registry}/v2/${slipway.prefix}${APP}/tags/list`)).status).toBe(401);
+    expect(await nodes.registryTags(`${slipway.prefix}${APP}`)).toContain('1.0.0');
     const node2Images = (await nodes.node2.listImages()).flatMap((i) => i.RepoTags ?? []);
     expect(node2Images).toContain(`${nodes.registry}/${slipway.prefix}${APP}:1.0.0`);
   });
@@ -190,10 +224,17 @@ describe('swarm mode on two nodes', () => {
     expect((await nodes.node2.listImages()).flatMap((i) => i.RepoTags ?? [])).toContain(`${nodes.registry}/${slipway.prefix}${APP}:1.0.0`);
   });
 
-  it('answers on its own domain, and runs where its volume is when it has one', async () => {
-    expect((await call(slipway.url, 'PUT', `/api/apps/${APP}`, { domains: ['spread.example.com'], volumes: [{ path: '/data' }] })).status).toBe(200);
+  it('answers on its own domain, and runs where its volume is when it has one, one version at a time with stop-first', async () => {
+    expect((await call(slipway.url, 'PUT', `/api/apps/${APP}`, { domains: ['spread.example.com'], volumes: [{ path: '/data' }], switch: 'stop-first' })).status).toBe(200);
+    // The service the rollback replaced may still be stopping its tasks: the watch starts once it has.
+    await expect.poll(async () => (await runningServices()).size, { timeout: 30_000 }).toBe(1);
+    const watch = watchRunningServices();
     const res = await call(slipway.url, 'POST', `/api/apps/${APP}/restart`);
     expect((await waitForDeploy(slipway.url, res.body.deploy.id, 300_000)).status).toBe('succeeded');
+    // The old service's tasks and the new one's were seen, never at the same look: the old ones had stopped.
+    const seen = await watch.stop();
+    expect(seen.services.size, seen.timeline).toBe(2);
+    expect(seen.mostAtOnce, seen.timeline).toBe(1);
     expect((await viaGateway(slipway.gatewayUrl, 'spread.example.com')).text.trim()).toBe(`${APP} 1.0.0`);
     // Pinned to the worker's node, where its named volume is (and download and restore work).
     const node1Id = Object.entries(await nodes.nodeIds()).find(([hostname]) => hostname !== 'node2')![1];
@@ -201,8 +242,13 @@ describe('swarm mode on two nodes', () => {
     expect(service!.running.map((t) => t.NodeID)).toEqual([node1Id, node1Id]);
     const volumes = (await nodes.node1.listVolumes({ filters: { label: [`io.slipway.app=${APP}`] } })).Volumes;
     expect(volumes.map((v) => v.Labels['io.slipway.app'])).toEqual([APP]);
+    // A version that fails after the old one stopped first: the old one is scaled back and answers again.
+    const crash = await upload(slipway.url, await tarOf(await fixtureEntries('crash')), 'crash.tgz', { app: APP, version: '3.1.0' });
+    expect((await waitForDeploy(slipway.url, crash.body.deploy.id, 300_000)).status).toBe('failed');
+    expect((await servicesOfApp()).map((s) => [s.version, s.running.length])).toEqual([['1.0.0', 2]]);
+    expect((await viaGateway(slipway.gatewayUrl, 'spread.example.com')).text.trim()).toBe(`${APP} 1.0.0`);
     // Without it, a restart spreads the tasks again.
-    expect((await call(slipway.url, 'PUT', `/api/apps/${APP}`, { volumes: [] })).status).toBe(200);
+    expect((await call(slipway.url, 'PUT', `/api/apps/${APP}`, { volumes: [], switch: 'overlap' })).status).toBe(200);
     const again = await call(slipway.url, 'POST', `/api/apps/${APP}/restart`);
     expect((await waitForDeploy(slipway.url, again.body.deploy.id, 300_000)).status).toBe('succeeded');
     expect(await upstreamNodes()).toEqual([NODE1, NODE2]);
@@ -288,8 +334,7 @@ describe('swarm mode on two nodes', () => {
     // SLIPWAY_KEEP_VERSIONS=2: the running 4.0.0 and the previous 1.0.0 stay, 2.0.0 goes, here and in the
     // registry; the failed 3.0.0 left the registry when it failed.
     await expect.poll(async () => (await call(slipway.url, 'GET', `/api/apps/${APP}`)).body.app.versions.find((v: { version: string }) => v.version === '2.0.0')?.status).toBe('pruned');
-    const tags = (await (await fetch(`http://${nodes.registry}/v2/${slipway.prefix}${APP}/tags/list`)).json()) as { tags: string[] | null };
-    expect((tags.tags ?? []).sort()).toEqual(['1.0.0', '4.0.0']);
+    expect((await nodes.registryTags(`${slipway.prefix}${APP}`)).sort()).toEqual(['1.0.0', '4.0.0']);
   });
 
   it("collects the logs of the tasks on this worker's node, and stops, starts and removes the app", async () => {
@@ -304,5 +349,16 @@ describe('swarm mode on two nodes', () => {
     expect((await call(slipway.url, 'DELETE', `/api/apps/${APP}?confirm=${APP}`)).status).toBe(200);
     expect(await servicesOfApp()).toEqual([]);
     expect(await nodes.node1.listNetworks({ filters: { label: [`io.slipway.app=${APP}`] } })).toEqual([]);
+  });
+
+  it('never writes the registry password to its logs, its records or an answer', async () => {
+    const { password } = nodes.registryAuth;
+    expect(await readFile(slipway.logFile, 'utf8')).not.toContain(password);
+    expect(await everythingInRedis(slipway.redisUrl)).not.toContain(password);
+    for (const route of ['/api/system', '/api/apps', '/api/deploys', '/api/queue', '/api/audit']) {
+      const res = await call(slipway.url, 'GET', route);
+      expect(res.status, route).toBe(200);
+      expect(JSON.stringify(res.body), route).not.toContain(password);
+    }
   });
 });

@@ -92,6 +92,8 @@ const SETTINGS = {
   SLIPWAY_RUN_AS: [z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a user name').optional(), undefined, 'started as root, run as this user (the worker also in the Docker socket\'s group); the image sets node'],
   SLIPWAY_ORCHESTRATOR: [z.enum(['docker', 'swarm']), 'docker', 'docker or swarm'],
   SLIPWAY_REGISTRY: [z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'a registry address like registry.example.com:5000').optional(), undefined, 'registry swarm nodes pull from'],
+  SLIPWAY_REGISTRY_USER: [z.string().trim().min(1).optional(), undefined, 'user name on SLIPWAY_REGISTRY, for the pushes, every node\'s pulls and tag deletion'],
+  SLIPWAY_REGISTRY_PASSWORD: [z.string().min(1).optional(), undefined, 'password (or access token) of SLIPWAY_REGISTRY_USER'],
   SLIPWAY_BASE_IMAGE: [z.string().min(1), 'node:20-slim', 'base image of the Node template'],
   SLIPWAY_SITE_IMAGE: [z.string().min(1), 'nginx:stable-bookworm', 'image that serves static sites and front-end builds (nginx, run as uid 1000)'],
   SLIPWAY_SSE_MAX_TOTAL: [int(1, 1_000_000), '2000', 'event streams (SSE) open at once'],
@@ -147,6 +149,8 @@ export interface Settings {
   runAs: string | undefined;
   orchestrator: 'docker' | 'swarm';
   registry: string | undefined;
+  /** Credentials on `registry`; never logged or answered. */
+  registryAuth: Readonly<{ username: string; password: string }> | undefined;
   baseImage: string;
   siteImage: string;
   logLevel: string;
@@ -186,6 +190,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
       const why = refusedTarget(url);
       if (why) problems.push(`SLIPWAY_WEBHOOK_URLS: ${redactUrl(url)} is refused (${why}); set SLIPWAY_WEBHOOK_ALLOW_PRIVATE=true to allow it`);
     }
+  }
+  if (!problems.length && (raw.SLIPWAY_REGISTRY_USER === undefined) !== (raw.SLIPWAY_REGISTRY_PASSWORD === undefined)) {
+    problems.push('SLIPWAY_REGISTRY_USER and SLIPWAY_REGISTRY_PASSWORD: set both or neither');
+  }
+  if (!problems.length && raw.SLIPWAY_REGISTRY_USER !== undefined && raw.SLIPWAY_REGISTRY === undefined) {
+    problems.push('SLIPWAY_REGISTRY_USER: needs SLIPWAY_REGISTRY, the registry it logs in to');
   }
   if (problems.length) throw new SettingsError(problems);
   const r = raw as Raw;
@@ -228,6 +238,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
     webhookAllowPrivate: r.SLIPWAY_WEBHOOK_ALLOW_PRIVATE,
     orchestrator: r.SLIPWAY_ORCHESTRATOR,
     registry: r.SLIPWAY_REGISTRY,
+    registryAuth: r.SLIPWAY_REGISTRY_USER && r.SLIPWAY_REGISTRY_PASSWORD ? Object.freeze({ username: r.SLIPWAY_REGISTRY_USER, password: r.SLIPWAY_REGISTRY_PASSWORD }) : undefined,
     role: r.SLIPWAY_ROLE,
     runAs: r.SLIPWAY_RUN_AS,
     baseImage: r.SLIPWAY_BASE_IMAGE,
@@ -241,7 +252,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Readonly<Set
 }
 
 /** Settings that hold credentials: a bad value is named, never echoed (the message reaches logs and terminals). */
-const SECRET_SETTINGS = new Set<string>(['REDIS_URL', 'SLIPWAY_ADMIN_TOKEN', 'SLIPWAY_WEBHOOK_URLS', 'SLIPWAY_WEBHOOK_SECRET']);
+const SECRET_SETTINGS = new Set<string>(['REDIS_URL', 'SLIPWAY_ADMIN_TOKEN', 'SLIPWAY_WEBHOOK_URLS', 'SLIPWAY_WEBHOOK_SECRET', 'SLIPWAY_REGISTRY_PASSWORD']);
 
 function shownValue(key: string, given: string | undefined): string {
   return SECRET_SETTINGS.has(key) && given !== undefined ? `(${given.length} characters, not shown)` : JSON.stringify(given);

@@ -55,6 +55,14 @@ describe('settings (SPEC §1)', () => {
     }
   });
 
+  it('takes registry credentials only as a pair and with a registry (issue 17)', () => {
+    expect(loadSettings({}).registryAuth).toBeUndefined();
+    const s = loadSettings({ SLIPWAY_REGISTRY: 'registry.example.com:5000/team', SLIPWAY_REGISTRY_USER: 'deployer', SLIPWAY_REGISTRY_PASSWORD: 'pa55-w0rd' });
+    expect(s.registryAuth).toEqual({ username: 'deployer', password: 'pa55-w0rd' });
+    expect(() => loadSettings({ SLIPWAY_REGISTRY: 'r.example.com', SLIPWAY_REGISTRY_USER: 'deployer' })).toThrow('set both or neither');
+    expect(() => loadSettings({ SLIPWAY_REGISTRY_USER: 'deployer', SLIPWAY_REGISTRY_PASSWORD: 'pa55-w0rd' })).toThrow('needs SLIPWAY_REGISTRY');
+  });
+
   it('reads given values', () => {
     const s = loadSettings({ PORT: '9000', SLIPWAY_WEBHOOK_URLS: 'http://a/x, https://b/y', REDIS_URL: 'redis://127.0.0.1:6380' });
     expect(s.port).toBe(9000);

@@ -5,6 +5,7 @@ import { BuildOutputParser } from './build-output';
 import type { EngineFacts } from './build-pids';
 import { EngineError, engineError, statusOf, type EngineClient } from './client';
 import { LABEL } from './labels';
+import type { RegistryLogin } from './registry';
 
 /** What a build may use: every step's container gets these. */
 export interface BuildLimits {
@@ -168,11 +169,11 @@ export class Images {
     }
   }
 
-  /** Tags `image` as `target` and pushes it (to SLIPWAY_REGISTRY), failing on the push's error lines. */
-  async push(image: string, target: string): Promise<void> {
+  /** Tags `image` as `target` and pushes it (to SLIPWAY_REGISTRY, logged in when `login`), failing on the push's error lines. */
+  async push(image: string, target: string, login?: RegistryLogin): Promise<void> {
     const [repo, tag] = splitRef(target);
     await this.c.call('tag image', () => this.c.docker.getImage(image).tag({ repo, tag }));
-    const stream = (await this.c.call('push image', () => this.c.docker.getImage(target).push({ tag }))) as NodeJS.ReadableStream;
+    const stream = (await this.c.call('push image', () => this.c.docker.getImage(target).push({ tag, ...(login ? { authconfig: login } : {}) }))) as NodeJS.ReadableStream;
     const errors = await errorLines(stream);
     if (errors.length) throw new EngineError(`Docker could not push ${target}: ${errors.join('; ')}`);
   }

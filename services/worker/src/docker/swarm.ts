@@ -2,6 +2,7 @@
 import type Docker from 'dockerode';
 import { engineError, statusOf, type EngineClient } from './client';
 import { LABEL } from './labels';
+import type { RegistryLogin } from './registry';
 
 export class Swarm {
   constructor(private readonly c: EngineClient) {}
@@ -25,13 +26,16 @@ export class Swarm {
     return list.map(serviceInfo).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  async create(spec: Record<string, unknown>): Promise<void> {
-    await this.c.call('create service', () => this.c.docker.createService(spec as Docker.CreateServiceOptions));
+  /** `login` goes with the service: every node pulls its image with it. */
+  async create(spec: Record<string, unknown>, login?: RegistryLogin): Promise<void> {
+    await this.c.call('create service', () => this.c.docker.createService(login as Docker.AuthConfig, spec as Docker.ServiceSpec));
   }
 
-  /** Updates the service to `spec` (at the version it was read at). */
-  async update(existing: ServiceInfo, spec: Record<string, unknown>): Promise<void> {
-    await this.c.call('update service', () => this.c.docker.getService(existing.id).update({ ...spec, version: existing.version }));
+  /** Updates the service to `spec` (at the version it was read at); new tasks pull with `login`. */
+  async update(existing: ServiceInfo, spec: Record<string, unknown>, login?: RegistryLogin): Promise<void> {
+    // dockerode takes the auth first (its types omit it).
+    const service = this.c.docker.getService(existing.id) as Docker.Service & { update(auth: RegistryLogin | undefined, options: object): Promise<unknown> };
+    await this.c.call('update service', () => service.update(login, { ...spec, version: existing.version }));
   }
 
   async remove(id: string): Promise<void> {

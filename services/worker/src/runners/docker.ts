@@ -3,7 +3,7 @@
  * start beside the live ones, each is health-checked, and the switch drains and stops the old ones
  * (SPEC §3). The app's records and the gateways' routes follow the containers, which carry Slipway's labels.
  */
-import { announceRoute, leaving, routeTo } from '@slipway/records/route-announcements';
+import { announceRoute, routeTo } from '@slipway/records/route-announcements';
 import { keys } from '@slipway/records/redis';
 import { replicasOf, type AppRecord, type Replica } from '@slipway/records/store';
 import type { WorkerContext } from '../context';
@@ -18,6 +18,7 @@ import { start, type Candidate } from '../stages/start';
 import { recordAdopted, switchTo, type Live } from '../stages/switch';
 import { appVolumes } from '../stages/volumes';
 import type { ReconcileReport, Runner, Target } from './runner';
+import { bringBack, stopForSwitch, stopsFirst } from './stop-first';
 
 export class DockerRunner implements Runner {
   constructor(private readonly ctx: WorkerContext) {}
@@ -36,8 +37,8 @@ export class DockerRunner implements Runner {
     ]);
     const mounts = await appVolumes(this.ctx, target.app, settings.instance, appSettings);
     // A single writer of its volumes: the old version stops before the new one starts (a short gap).
-    const stopFirst = appSettings.switch === 'stop-first' && record.containerId && record.status !== 'stopped' ? record : null;
-    if (stopFirst) await this.stopForSwitch(target.app, stopFirst, report);
+    const stopFirst = record.containerId ? stopsFirst(appSettings.switch, record) : null;
+    if (stopFirst) await stopForSwitch(this.ctx, this, target.app, stopFirst, report);
     const candidates: Candidate[] = [];
     let failed: Candidate | undefined;
     try {
@@ -87,28 +88,8 @@ export class DockerRunner implements Runner {
       const first = failed ?? candidates[0];
       const failure = first ? await discardCandidate(this.ctx, first.containerId, err) : err;
       for (const c of candidates) if (c !== first) await engine.containers.remove(c.containerId);
-      if (stopFirst) await this.bringBack(target.app, stopFirst, report);
+      if (stopFirst) await bringBack(this.ctx, this, target.app, stopFirst, report);
       throw failure;
-    }
-  }
-
-  /** `switch: "stop-first"`: the gateways stop sending to the old version and it stops, kept for a way back. */
-  private async stopForSwitch(app: string, live: AppRecord, report: Reporter): Promise<void> {
-    await announceRoute(this.ctx.redis, { app, version: null, port: null, ...leaving(live) }, this.ctx.settings.stopGraceS * 1000);
-    await this.stop(app, live);
-    report.log(`Stopped ${live.current} first (switch: stop-first): the app does not answer until the new version is healthy`);
-  }
-
-  /** A stop-first deploy that failed: the version that ran before runs again, and the gateways go back to it. */
-  private async bringBack(app: string, live: AppRecord, report: Reporter): Promise<void> {
-    try {
-      const { replicas } = await this.resume(app, live);
-      await this.ctx.store.setAppRecord(app, { address: replicas[0]?.address, replicas });
-      await announceRoute(this.ctx.redis, { app, ...routeTo(live.current!, replicas), previousPort: null }, 0);
-      report.log(`${live.current} runs again`);
-    } catch (err) {
-      this.ctx.log.error({ app, err: (err as Error).message }, 'could not bring back the version stopped for a stop-first switch');
-      report.log(`Could not start ${live.current} again: ${(err as Error).message}`);
     }
   }
 

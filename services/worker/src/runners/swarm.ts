@@ -14,6 +14,7 @@ import type { ContainerInfo, ServiceInfo, TaskInfo } from '../docker/engine';
 import { EngineError } from '../docker/client';
 import { LABEL, labelsFor } from '../docker/labels';
 import { appOverlayName } from '../docker/networks';
+import { registryLogin } from '../docker/registry';
 import type { NodeInfo } from '../docker/swarm';
 import { PipelineError } from '../errors';
 import type { Reporter } from '../pipeline/reporter';
@@ -22,6 +23,7 @@ import { removeContainers } from '../stages/cleanup';
 import { waitAnswering } from '../stages/health';
 import { recordAdopted, recordSwitch, type Live } from '../stages/switch';
 import type { ReconcileReport, Runner, Target } from './runner';
+import { bringBack, stopForSwitch, stopsFirst } from './stop-first';
 
 /** Service names are DNS labels (63 characters): the app's name is cut, the deploy id keeps them apart. */
 export const serviceName = (app: string, deployId: string) => `slipway_${app.slice(0, 34)}_${deployId}`;
@@ -34,6 +36,8 @@ export const serviceName = (app: string, deployId: string) => `slipway_${app.sli
 const HEALTH_CMD =
   'node -e "require(\'http\').get({host:\'127.0.0.1\',port:process.env.PORT,path:process.env.SLIPWAY_HEALTH_PATH},r=>process.exit(r.statusCode<500?0:1)).on(\'error\',()=>process.exit(1))" 2>/dev/null || wget -q -O /dev/null "http://127.0.0.1:$PORT$SLIPWAY_HEALTH_PATH"';
 const SECOND = 1_000_000_000;
+/** Task states in which its container may still run (Swarm's task lifecycle). */
+const LIVE_TASK_STATES = new Set(['assigned', 'accepted', 'preparing', 'ready', 'starting', 'running']);
 
 /** The tag the service runs: the local one, or its copy in SLIPWAY_REGISTRY for the other nodes to pull. */
 export function swarmImage(ctx: Pick<WorkerContext, 'settings'>, local: string): string {
@@ -48,7 +52,7 @@ export class SwarmRunner implements Runner {
     if (!this.ctx.settings.registry) return;
     const remote = swarmImage(this.ctx, image.image);
     report.log(`Pushing ${remote}`);
-    await this.ctx.engine.images.push(image.image, remote);
+    await this.ctx.engine.images.push(image.image, remote, registryLogin(this.ctx.settings));
   }
 
   /** start → health → switch: a new service, its tasks answering on their nodes, then the old service goes. */
@@ -60,17 +64,20 @@ export class SwarmRunner implements Runner {
     const [appSettings, before] = await Promise.all([store.getSettings(target.app), store.getAppRecord(target.app)]);
     const pin = appSettings.volumes.length ? await engine.swarm.self() : null;
     const network = await appOverlay(ctx, target.app);
-    await engine.swarm.create(serviceSpec(ctx, target, swarmImage(ctx, image.image), appSettings, pin, network));
-    report.log(`Created service ${name} (${appSettings.instances} × ${swarmImage(ctx, image.image)}${pin ? ', pinned to this node for its volumes' : ''})`);
-    if (settings.bind !== '0.0.0.0') report.log(`Swarm publishes task ports on every address of their node: SLIPWAY_BIND does not reach them (docs/swarm.md)`);
-
-    await report.enter('health');
+    const stopFirst = stopsFirst(appSettings.switch, before);
+    if (stopFirst) await stopForSwitch(ctx, this, target.app, stopFirst, report);
     let replicas: Replica[];
     try {
+      await engine.swarm.create(serviceSpec(ctx, target, swarmImage(ctx, image.image), appSettings, pin, network), registryLogin(ctx.settings));
+      report.log(`Created service ${name} (${appSettings.instances} × ${swarmImage(ctx, image.image)}${pin ? ', pinned to this node for its volumes' : ''})`);
+      if (settings.bind !== '0.0.0.0') report.log(`Swarm publishes task ports on every address of their node: SLIPWAY_BIND does not reach them (docs/swarm.md)`);
+
+      await report.enter('health');
       replicas = await converge(ctx, name, appSettings.instances, (fraction) => void report.within(fraction));
       await answering(ctx, replicas, appSettings.healthPath);
     } catch (err) {
       await this.removeService(name);
+      if (stopFirst) await bringBack(ctx, this, target.app, stopFirst, report);
       throw err;
     }
     for (const r of replicas) report.log(`Healthy: task on ${r.node}:${r.port} answers GET ${appSettings.healthPath}`);
@@ -86,10 +93,16 @@ export class SwarmRunner implements Runner {
     return live;
   }
 
-  /** Stop = 0 replicas (the service stays, to be scaled up again). */
+  /** Stop = 0 replicas (the service stays, to be scaled up again), once every node has stopped its tasks. */
   async stop(app: string, record: AppRecord): Promise<void> {
     const service = await this.current(app, record);
-    if (service) await scale(this.ctx, service, 0);
+    if (!service) return;
+    await scale(this.ctx, service, 0);
+    // Bounded: a lost node's task is never reported stopped, and must not hold the stop forever.
+    const deadline = Date.now() + (this.ctx.settings.stopGraceS + 15) * 1000;
+    while ((await this.ctx.engine.swarm.tasks(service.name)).some((t) => LIVE_TASK_STATES.has(t.state)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   /** Back to `instances` tasks: new tasks publish new ports, so the gateways learn them from the answer. */
@@ -277,5 +290,5 @@ async function appOverlay(ctx: WorkerContext, app: string): Promise<string> {
 
 async function scale(ctx: WorkerContext, service: ServiceInfo, replicas: number): Promise<void> {
   const spec = service.spec as { Mode?: { Replicated?: { Replicas?: number } } };
-  await ctx.engine.swarm.update(service, { ...service.spec, Mode: { ...spec.Mode, Replicated: { Replicas: replicas } } });
+  await ctx.engine.swarm.update(service, { ...service.spec, Mode: { ...spec.Mode, Replicated: { Replicas: replicas } } }, registryLogin(ctx.settings));
 }

@@ -9,7 +9,7 @@ import { dataPaths } from '@slipway/runtime/config';
 import { imageName } from '@slipway/contracts/names';
 import type { WorkerContext } from '../context';
 import { LABEL } from '../docker/labels';
-import { deleteTag } from '../docker/registry';
+import { deleteTag, registryLogin } from '../docker/registry';
 import { PipelineError } from '../errors';
 import { confinedArchive } from '../jobs/job-paths';
 import type { Target } from '../runners/runner';
@@ -83,6 +83,6 @@ export async function discardFromRegistry(ctx: WorkerContext, app: string, versi
   const at = local.lastIndexOf(':');
   // The local alias the push made goes too, or it would keep the image's layers on this node.
   await ctx.engine.images.removeOwn(`${ctx.settings.registry}/${local}`).catch(() => false);
-  const result = await deleteTag(ctx.settings.registry, local.slice(0, at), local.slice(at + 1)).catch((err: Error) => ({ removed: false, reason: err.message }));
+  const result = await deleteTag(ctx.settings.registry, local.slice(0, at), local.slice(at + 1), registryLogin(ctx.settings)).catch((err: Error) => ({ removed: false, reason: err.message }));
   if (!result.removed && result.reason !== 'not in the registry') ctx.log.warn({ app, version, reason: result.reason }, 'could not remove the version from the registry');
 }
