@@ -4,7 +4,8 @@
  * docker service create with two host-mode tasks, polling until both run, removing the previous service;
  * no health check).
  * Every version's build step names the version, so no deploy comes from the layer cache. The two nodes
- * are test/helpers/two-nodes.ts's (a second engine in a network namespace, a registry between them).
+ * are test/helpers/two-nodes.ts's (a second engine in a network namespace, a registry between them that
+ * asks for a login: both Slipway and the CLI log in).
  *
  *   npx tsx bench/swarm.ts [rounds=3]
  */
@@ -16,7 +17,7 @@ import { promisify } from 'node:util';
 import { call, upload, waitForDeploy } from '../test/helpers/api';
 import { dockerfileApp } from '../test/helpers/archives';
 import { startSlipway, type Slipway } from '../test/helpers/slipway';
-import { startTwoNodes } from '../test/helpers/two-nodes';
+import { startTwoNodes, type TwoNodes } from '../test/helpers/two-nodes';
 import { median, saveResult, sleep } from './lib';
 
 const rounds = Number(process.argv[2] ?? 3);
@@ -30,7 +31,23 @@ async function slipwayDeploy(slipway: Slipway, app: string, version: string): Pr
   return performance.now() - began;
 }
 
-async function rawDeploy(registry: string, version: string, previous: string | null): Promise<number> {
+/**
+ * The docker CLI logged in to the test's registry, in a config dir of its own (the user's ~/.docker is
+ * left alone); services get the login with `--with-registry-auth`, as Slipway passes its own.
+ */
+async function rawCli(nodes: TwoNodes) {
+  const config = await mkdtemp(path.join(tmpdir(), 'slipway-bench-docker-config-'));
+  const env = { ...process.env, DOCKER_CONFIG: config };
+  const login = execFile('docker', ['login', '-u', nodes.registryAuth.username, '--password-stdin', nodes.registry], { env });
+  login.stdin!.end(nodes.registryAuth.password);
+  await new Promise<void>((resolve, reject) => login.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`docker login exited ${code}`)))));
+  return {
+    docker: (args: string[]) => run('docker', args, { env }),
+    cleanup: () => rm(config, { recursive: true, force: true }),
+  };
+}
+
+async function rawDeploy(cli: Awaited<ReturnType<typeof rawCli>>, registry: string, version: string, previous: string | null): Promise<number> {
   const dir = await mkdtemp(path.join(tmpdir(), 'slipway-bench-swarm-'));
   try {
     await writeFile(path.join(dir, 'Dockerfile'), `FROM node:20-slim\nRUN echo building raw ${version} && sleep 0\nCOPY server.js /srv/server.js\nCMD ["node", "/srv/server.js"]\n`);
@@ -38,12 +55,12 @@ async function rawDeploy(registry: string, version: string, previous: string | n
     const image = `${registry}/slipway-bench-raw:${version}`;
     const name = `slipway-bench-raw-${version.replaceAll('.', '-')}`;
     const began = performance.now();
-    await run('docker', ['build', '-q', '-t', image, dir]);
-    await run('docker', ['push', '-q', image]);
-    await run('docker', ['service', 'create', '--detach', '-q', '--name', name, '--replicas', '2', '--placement-pref', 'spread=node.id', '--publish', 'mode=host,target=3000', '--env', 'PORT=3000', image]);
+    await cli.docker(['build', '-q', '-t', image, dir]);
+    await cli.docker(['push', '-q', image]);
+    await cli.docker(['service', 'create', '--detach', '-q', '--with-registry-auth', '--name', name, '--replicas', '2', '--placement-pref', 'spread=node.id', '--publish', 'mode=host,target=3000', '--env', 'PORT=3000', image]);
     // Until both tasks run (`--detach=false` would also wait out the CLI's 5 s stability check).
-    while ((await run('docker', ['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Replicas}}'])).stdout.trim() !== '2/2') await sleep(100);
-    if (previous) await run('docker', ['service', 'rm', previous]);
+    while ((await cli.docker(['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Replicas}}'])).stdout.trim() !== '2/2') await sleep(100);
+    if (previous) await cli.docker(['service', 'rm', previous]);
     return performance.now() - began;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -52,8 +69,10 @@ async function rawDeploy(registry: string, version: string, previous: string | n
 
 async function main() {
   const nodes = await startTwoNodes();
-  const swarm = await startSlipway({ env: { SLIPWAY_ORCHESTRATOR: 'swarm', SLIPWAY_REGISTRY: nodes.registry, SLIPWAY_LOG_LEVEL: 'warn' } });
+  const registry = { SLIPWAY_REGISTRY: nodes.registry, SLIPWAY_REGISTRY_USER: nodes.registryAuth.username, SLIPWAY_REGISTRY_PASSWORD: nodes.registryAuth.password };
+  const swarm = await startSlipway({ env: { SLIPWAY_ORCHESTRATOR: 'swarm', ...registry, SLIPWAY_LOG_LEVEL: 'warn' } });
   const docker = await startSlipway({ env: { SLIPWAY_LOG_LEVEL: 'warn' } });
+  const cli = await rawCli(nodes);
   try {
     for (const s of [swarm, docker]) await call(s.url, 'PUT', '/api/apps/bench', { instances: 2 });
     const times: Record<'swarm' | 'docker' | 'raw', number[]> = { swarm: [], docker: [], raw: [] };
@@ -61,7 +80,7 @@ async function main() {
     for (let i = 0; i <= rounds; i++) {
       const version = `1.0.${i}`;
       const [swarmMs, dockerMs] = [await slipwayDeploy(swarm, 'bench', version), await slipwayDeploy(docker, 'bench', version)];
-      const rawMs = await rawDeploy(nodes.registry, version, previous);
+      const rawMs = await rawDeploy(cli, nodes.registry, version, previous);
       previous = `slipway-bench-raw-${version.replaceAll('.', '-')}`;
       // The first round pulls the base layers onto node 2 and fills the registry: a warm-up, not counted.
       if (i === 0) continue;
@@ -70,7 +89,7 @@ async function main() {
       times.raw.push(rawMs);
       console.log(`round ${i}: swarm (2 nodes) ${Math.round(swarmMs)} ms, docker mode (1 node) ${Math.round(dockerMs)} ms, raw docker CLI on the swarm ${Math.round(rawMs)} ms`);
     }
-    if (previous) await run('docker', ['service', 'rm', previous]).catch(() => {});
+    if (previous) await cli.docker(['service', 'rm', previous]).catch(() => {});
     const result = {
       rounds,
       swarmMs: Math.round(median(times.swarm)),
@@ -85,6 +104,7 @@ async function main() {
     await swarm.stop();
     await docker.stop();
     await nodes.stop();
+    await cli.cleanup();
   }
 }
 
