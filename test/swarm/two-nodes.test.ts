@@ -44,20 +44,25 @@ function watchRunningServices() {
   const timeline: string[] = [];
   let mostAtOnce = 0;
   let running = true;
+  const lookOnce = async () => {
+    const now = await runningServices();
+    for (const name of now) services.add(name);
+    mostAtOnce = Math.max(mostAtOnce, now.size);
+    const look = [...now].sort().join(' + ') || '(none)';
+    if (timeline.at(-1) !== look) timeline.push(look);
+  };
   const looking = (async () => {
     while (running) {
-      const now = await runningServices();
-      for (const name of now) services.add(name);
-      mostAtOnce = Math.max(mostAtOnce, now.size);
-      const look = [...now].sort().join(' + ') || '(none)';
-      if (timeline.at(-1) !== look) timeline.push(look);
+      await lookOnce();
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
   return {
+    /** After a last look, so that what runs when it is called is counted. */
     async stop() {
       running = false;
       await looking;
+      await lookOnce();
       return { services, mostAtOnce, timeline: timeline.join(' → ') };
     },
   };
@@ -233,6 +238,7 @@ describe('swarm mode on two nodes', () => {
     expect((await waitForDeploy(slipway.url, res.body.deploy.id, 300_000)).status).toBe('succeeded');
     // The old service's tasks and the new one's were seen, never at the same look: the old ones had stopped.
     const seen = await watch.stop();
+    console.log(`[stop-first] running services through the restart: ${seen.timeline}`);
     expect(seen.services.size, seen.timeline).toBe(2);
     expect(seen.mostAtOnce, seen.timeline).toBe(1);
     expect((await viaGateway(slipway.gatewayUrl, 'spread.example.com')).text.trim()).toBe(`${APP} 1.0.0`);
