@@ -132,6 +132,16 @@ export class RouteTable {
       onUpdate(update);
     });
     await subscriber.subscribe(keys.routesChannel, keys.domainsChannel);
+    // Back after Redis was away: what was announced meanwhile never arrived (a switch finished while the
+    // subscriber reconnected, its old container about to stop). Read everything again once ioredis has
+    // resubscribed (it does so just after 'ready'), rather than serve a stopped upstream until the 30 s reload.
+    subscriber.on('ready', () => {
+      setTimeout(() => {
+        this.reload().catch(() => {
+          // The 30 s full reload tries again.
+        });
+      }, 250);
+    });
   }
 }
 
