@@ -39,7 +39,7 @@ it('reads the routes again once its subscriber is back, so a switch announced me
 
   // The subscriber's connection drops; the switch to 2.0.0 is written while it is away (its announcement,
   // published now, reaches no one).
-  await admin.client('KILL', 'TYPE', 'pubsub');
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
   await admin.hset(keys.app('demo'), { current: '2.0.0', port: '41002' });
   await admin.publish(keys.routesChannel, JSON.stringify({ app: 'demo', version: '2.0.0', port: 41002 }));
 
